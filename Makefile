@@ -1,0 +1,39 @@
+# Two commands for users: `make reproduce` (regenerate results/ and figures/) and `make test`.
+# Both create .venv on first use; `make install` alone does that shared set-up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SCALE ?= demo
+
+.PHONY: install test test-nbs test-py check-export reproduce clean-runs
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: settings.ini setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "is ignored: it is neither a file" || true
+	$(BIN)/python -c "import memeclust, torch, faiss, nbdev, papermill"
+	$(BIN)/python -m ipykernel install --sys-prefix --name memeclust --display-name "memeclust (.venv)" >/dev/null
+	@command -v tesseract >/dev/null || bash .ci/install_tesseract.sh || echo "WARNING: tesseract-ocr could not be installed; OCR (memeclust ocr, realmemes CER) will say so and its tests skip."
+	touch $@
+
+# nbdev_export on a committed tree must change nothing: notebooks are the source of memeclust/.
+check-export: install
+	$(BIN)/nbdev_export
+	@if [ -n "$$(git status --porcelain -- memeclust)" ]; then \
+	  echo "ERROR: nbdev_export changed memeclust/ (edit the notebooks, export, commit):"; git status --porcelain -- memeclust; exit 1; fi
+
+test-nbs: install
+	$(BIN)/nbdev_test --n_workers 2 --timing
+
+test-py: install
+	$(BIN)/python -m pytest -q tests
+
+test: check-export test-nbs test-py
+
+reproduce: install
+	$(BIN)/memeclust reproduce --scale $(SCALE)
+
+clean-runs:
+	rm -rf runs
