@@ -1,0 +1,155 @@
+"""Manifest validation against every kind of bad input: each gets its reason, good rows go on, counts add up."""
+import json, os
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from memeclust import data
+from memeclust.data import load_manifest, MAX_TEXT_CHARS
+
+
+def png(path, mode="RGB", size=(24, 24), color="red"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size, color).save(path)
+    return path
+
+
+@pytest.fixture
+def messy(tmp_path):
+    "A manifest folder with one good image of every convertible kind and one bad file of every rejectable kind."
+    img = tmp_path / "memes" / "img"
+    png(img / "good.png")
+    png(img / "gray.png", "L", color=128)
+    png(img / "rgba.png", "RGBA", color=(0, 0, 255, 0))
+    Image.new("RGB", (24, 24), "green").convert("P").save(img / "palette.png")
+    Image.new("CMYK", (24, 24), (0, 255, 0, 0)).save(img / "cmyk.jpg")
+    frames = [Image.new("RGB", (24, 24), c) for c in ("red", "blue", "green")]
+    frames[0].save(img / "anim.gif", save_all=True, append_images=frames[1:], duration=50, loop=0)
+    (img / "zero.png").write_bytes(b"")
+    full = (img / "good.png").read_bytes()
+    noise = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(img / "big.png")  # noisy, so its compressed data is long enough to damage
+    (img / "truncated.png").write_bytes((img / "big.png").read_bytes()[:200])
+    big = bytearray((img / "big.png").read_bytes())
+    big[len(big) // 2: len(big) // 2 + 64] = b"\x00" * 64  # damage the middle of the compressed pixel data
+    (img / "corrupt.png").write_bytes(bytes(big))
+    (img / "notimage.png").write_text("<html>404 not found</html>")
+    # a decompression bomb: a tiny file whose header claims 10,000 x 10,000 pixels
+    Image.new("1", (10_000, 10_000)).save(img / "bomb.png", optimize=True)
+    (tmp_path / "outside.png").write_bytes(full)
+    os.symlink(tmp_path / "outside.png", img / "link_out.png")
+    rows = [
+        ("ok", "img/good.png", "SUCH MEME", "confirmed"),
+        ("gray", "img/gray.png", "a", "confirmed"),
+        ("rgba", "img/rgba.png", "b", "confirmed"),
+        ("palette", "img/palette.png", "c", "confirmed"),
+        ("cmyk", "img/cmyk.jpg", "d", "confirmed"),
+        ("anim", "img/anim.gif", "e", "unconfirmed"),
+        ("empty_text", "img/good.png", "", "confirmed"),
+        ("long_text", "img/good.png", "x" * (MAX_TEXT_CHARS + 500), "confirmed"),
+        ("missing_file", "img/gone.png", "f", "confirmed"),
+        ("zero", "img/zero.png", "g", "confirmed"),
+        ("truncated", "img/truncated.png", "h", "confirmed"),
+        ("corrupt", "img/corrupt.png", "i", "confirmed"),
+        ("notimage", "img/notimage.png", "j", "confirmed"),
+        ("bomb", "img/bomb.png", "k", "confirmed"),
+        ("ok", "img/good.png", "dup", "confirmed"),
+        ("dotdot", "../outside.png", "l", "confirmed"),
+        ("absolute", str(tmp_path / "outside.png"), "m", "confirmed"),
+        ("symlink", "img/link_out.png", "n", "confirmed"),
+        ("status", "img/good.png", "o", "rejected"),
+    ]
+    df = pd.DataFrame(rows, columns=["meme_id", "image", "text", "status"]).assign(label="doge", source="kym")
+    return tmp_path / "memes", df
+
+
+EXPECTED_REJECTS = {
+    "missing_file": "image file not found",
+    "zero": "empty image file (0 bytes)",
+    "truncated": "truncated or corrupt image",
+    "corrupt": "truncated or corrupt image",
+    "notimage": "not an image (unrecognised file format)",
+    "bomb": "image too large: 10000x10000 pixels exceeds 50,000,000 (decompression-bomb guard)",
+    "ok": "duplicate meme_id (first seen at row 2)",
+    "dotdot": "image path escapes the manifest folder (not read)",
+    "absolute": "image path escapes the manifest folder (not read)",
+    "symlink": "image path escapes the manifest folder (not read)",
+    "status": "unknown status 'rejected' (expected confirmed or unconfirmed)",
+}
+EXPECTED_NOTES = {
+    "ok": "", "gray": "grayscale converted to RGB", "rgba": "alpha flattened on white",
+    "palette": "palette image converted to RGB", "cmyk": "CMYK converted to RGB",
+    "anim": "animated (3 frames): first frame used; palette image converted to RGB", "empty_text": "",
+    "long_text": f"text truncated from {MAX_TEXT_CHARS + 500} to {MAX_TEXT_CHARS} chars",
+}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_every_bad_input_has_its_reason_and_counts_add_up(messy, fmt):
+    folder, df = messy
+    path = data.write_manifest(df, folder / f"manifest.{fmt}")
+    m = load_manifest(path, rejects_csv=folder / "rejects.csv")
+    assert m.n_in == len(df) == len(m.rows) + len(m.rejects)
+    assert dict(zip(m.rows.meme_id, m.rows.notes)) == EXPECTED_NOTES
+    got = {r.meme_id: r.reason for r in m.rejects.itertuples()}
+    assert set(got) == set(EXPECTED_REJECTS)
+    first_line = 2 if fmt == "csv" else 1  # rows are file lines (a CSV's header is line 1) or Parquet record numbers
+    for mid, reason in EXPECTED_REJECTS.items():
+        assert got[mid].startswith(reason.replace("row 2", f"row {first_line}")), (mid, got[mid])
+    on_disk = pd.read_csv(folder / "rejects.csv", keep_default_na=False)
+    assert list(on_disk.columns) == ["row", "meme_id", "image", "reason"] and len(on_disk) == len(EXPECTED_REJECTS)
+    assert "11 rejected" in m.summary()
+
+
+def test_converted_images_load_as_rgb(messy):
+    folder, df = messy
+    m = load_manifest(data.write_manifest(df, folder / "m.csv"))
+    for p in m.images():
+        im = data.load_image(p)
+        assert im.mode == "RGB" and im.size == (24, 24)
+    assert data.load_image(folder / "img" / "anim.gif").getpixel((0, 0)) == (255, 0, 0)  # first frame
+
+
+def test_text_missing_empty_and_non_utf8(tmp_path):
+    png(tmp_path / "a.png")
+    raw = ("meme_id,image,text,label,status,source\n"
+           "m1,a.png,,x,confirmed,kym\n"
+           "m2,a.png,   ,x,confirmed,kym\n").encode() + b"m3,a.png,caf\xe9 \xab ok \xbb,x,confirmed,kym\n"
+    (tmp_path / "m.csv").write_bytes(raw)
+    m = load_manifest(tmp_path / "m.csv")
+    assert list(m.rows.text) == ["", "", "café « ok »"]
+    assert m.rows.notes.iloc[2] == "non-UTF-8 text decoded as cp1252" and len(m.rejects) == 0
+    # a manifest without a text column is accepted: texts empty, and the manifest says so
+    pd.DataFrame({"meme_id": ["a"], "image": ["a.png"], "label": ["x"]}).to_csv(tmp_path / "n.csv", index=False)
+    m = load_manifest(tmp_path / "n.csv")
+    assert m.rows.text.tolist() == [""] and m.rows.status.tolist() == ["confirmed"]
+    assert any("no 'text' column" in n for n in m.notes)
+
+
+def test_bad_jsonl_lines_are_rejects_not_crashes(tmp_path):
+    png(tmp_path / "a.png")
+    good = {"meme_id": "a", "image": "a.png", "text": "t", "label": "x", "status": "confirmed", "source": "kym"}
+    lines = [json.dumps(good), "{not json", "", json.dumps(dict(good, meme_id="b")), "[1, 2]"]
+    (tmp_path / "m.jsonl").write_text("\n".join(lines))
+    m = load_manifest(tmp_path / "m.jsonl")
+    assert m.rows.meme_id.tolist() == ["a", "b"] and m.n_in == 4
+    assert m.rejects.row.tolist() == [2, 5] and all("is not a JSON object" in r for r in m.rejects.reason)
+
+
+def test_missing_required_columns_is_a_clear_error(tmp_path):
+    pd.DataFrame({"id": ["a"], "path": ["a.png"]}).to_csv(tmp_path / "m.csv", index=False)
+    with pytest.raises(ValueError, match="lacks required column.*meme_id, image, label"):
+        load_manifest(tmp_path / "m.csv")
+    with pytest.raises(ValueError, match="unsupported manifest format '.xlsx'"):
+        load_manifest(tmp_path / "m.xlsx") if (tmp_path / "m.xlsx").write_text("x") else None
+
+
+def test_save_writes_clean_manifest_and_rejects_beside_it(messy):
+    folder, df = messy
+    m = load_manifest(data.write_manifest(df, folder / "m.csv"))
+    out = m.save(folder / "clean.csv")
+    again = load_manifest(out)
+    assert len(again.rows) == len(m.rows) and len(again.rejects) == 0
+    assert len(pd.read_csv(folder / "clean.rejects.csv")) == len(m.rejects)
