@@ -1,0 +1,85 @@
+"""The `memeclust` command as a researcher uses it: help, reproduce end to end, failures that name their cause."""
+import os, subprocess, sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from PIL import Image
+
+BIN = Path(sys.executable).parent / "memeclust"
+
+
+def run(*args, cwd=None, check=True):
+    p = subprocess.run([str(BIN), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=1200)
+    if check and p.returncode != 0:
+        raise AssertionError(f"memeclust {' '.join(map(str, args))} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def test_help_lists_the_commands():
+    out = run("--help").stdout
+    for cmd in ["reproduce", "synth", "validate", "realmemes", "ocr"]:
+        assert cmd in out
+    assert "--scale" in run("reproduce", "--help").stdout
+
+
+def test_reproduce_e00_smoke_writes_results_and_figures(tmp_path):
+    p = run("reproduce", "--scale", "smoke", "--only", "e00", "--out", tmp_path)
+    assert "[1/1] e00_data done in" in p.stdout
+    res, fig = tmp_path / "results", tmp_path / "figures"
+    stats = pd.read_csv(res / "corpus_stats.csv")
+    assert set(stats["set"]) == {"confirmed", "unconfirmed", "imgflip"} and (stats.memes > 0).all()
+    assert (res / "corpus_stats.md").read_text().startswith("# Corpus statistics")
+    assert (fig / "fig1_examples.png").stat().st_size > 10_000 and (fig / "fig_class_sizes.png").exists()
+    executed = nbformat.read(res / "notebooks" / "e00_data.ipynb", as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "scale = \"smoke\"" in injected[0].source
+    t = pd.read_csv(res / "timings.csv")
+    assert t.notebook.tolist() == ["e00_data"] and t.status.tolist() == ["ok"] and t.seconds.iloc[0] > 0
+
+
+def _nb(path, *sources):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('scale = "smoke"\ndata = None\nout_dir = None\nseed = 0\nworkers = 2\ndevice = "auto"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_reproduce_failure_names_notebook_and_cell(tmp_path):
+    exp = tmp_path / "experiments"; exp.mkdir()
+    _nb(exp / "e00_fine.ipynb", "x = 1")
+    _nb(exp / "e01_broken.ipynb", "y = 2", "ratio = 1 / 0")
+    _nb(exp / "e02_never.ipynb", "z = 3")
+    p = run("reproduce", "--scale", "smoke", "--experiments", exp, "--out", tmp_path / "out", check=False)
+    assert p.returncode != 0
+    assert "e01_broken failed in cell 3 `ratio = 1 / 0`: ZeroDivisionError" in p.stderr
+    assert "[1/3] e00_fine done" in p.stdout and "e02_never" not in p.stdout
+    t = pd.read_csv(tmp_path / "out" / "results" / "timings.csv")
+    assert dict(zip(t.notebook, t.status)) == {"e00_fine": "ok", "e01_broken": "failed"}
+    assert (tmp_path / "out" / "results" / "notebooks" / "e01_broken.ipynb").exists()  # traceback kept for reading
+
+
+def test_reproduce_full_needs_data_and_unknown_notebooks_are_named(tmp_path):
+    p = run("reproduce", "--scale", "full", "--out", tmp_path, check=False)
+    assert p.returncode != 0 and "pass --data MANIFEST" in p.stderr
+    p = run("reproduce", "--only", "e77", "--out", tmp_path, check=False)
+    assert p.returncode != 0 and "no experiment notebook matches e77" in p.stderr
+
+
+def test_validate_reports_rejects_and_writes_clean_manifest(tmp_path):
+    (tmp_path / "img").mkdir()
+    Image.new("RGB", (16, 16)).save(tmp_path / "img" / "a.png")
+    (tmp_path / "img" / "b.png").write_bytes(b"")
+    pd.DataFrame({"meme_id": ["a", "b", "c"], "image": ["img/a.png", "img/b.png", "img/c.png"], "text": ["hi", "", ""],
+                  "label": ["x", "x", "y"], "status": ["confirmed"] * 3, "source": ["kym"] * 3}).to_csv(tmp_path / "m.csv", index=False)
+    p = run("validate", tmp_path / "m.csv", "--save")
+    assert "3 rows in, 1 kept, 2 rejected" in p.stdout
+    clean = pd.read_csv(tmp_path / "m.clean.csv")
+    rejects = pd.read_csv(tmp_path / "m.clean.rejects.csv")
+    assert clean.meme_id.tolist() == ["a"] and (tmp_path / clean.image[0]).exists()
+    assert dict(zip(rejects.meme_id, rejects.reason)) == {"b": "empty image file (0 bytes)", "c": "image file not found"}
+    p = run("validate", tmp_path / "nothing.csv", check=False)
+    assert p.returncode != 0 and "manifest not found" in p.stderr
