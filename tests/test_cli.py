@@ -19,7 +19,7 @@ def run(*args, cwd=None, check=True):
 
 def test_help_lists_the_commands():
     out = run("--help").stdout
-    for cmd in ["reproduce", "synth", "validate", "realmemes", "ocr"]:
+    for cmd in ["reproduce", "synth", "validate", "realmemes", "ocr", "weights"]:
         assert cmd in out
     assert "--scale" in run("reproduce", "--help").stdout
 
