@@ -311,6 +311,7 @@ def weights_fingerprint(path: str | Path) -> list:
 
 class Encoder(nn.Module):
     "A named backbone: prepare/collate/forward/embed, plus where its weights came from."
+    unit_norm = True             # embeddings are L2-normalised
     def __init__(self, spec: BackboneSpec, net: nn.Module, weights_source: str, weights_identity: str,
                  fresh_layers: tuple = (), dim: int | None = None):
         super().__init__()
@@ -516,6 +517,9 @@ def default_workers() -> int:
     "DataLoader workers for decoding: one core less than the machine has, at most 8."
     return max(0, min(8, (os.cpu_count() or 1) - 1))
 
+def _unit(encoder, v: torch.Tensor) -> torch.Tensor:
+    return F.normalize(v, dim=1) if encoder.unit_norm else v      # a trunk (train.TrunkEncoder) keeps raw activations
+
 @contextlib.contextmanager
 def _torch_threads(n: int | None):
     old = torch.get_num_threads()
@@ -549,7 +553,7 @@ def embed_manifest(manifest: Manifest, encoder: Encoder, batch_size: int | None 
         for rows, x, bad in _batches(manifest, encoder, todo, batch_size, num_workers):
             for r, reason in bad: failed[r] = reason
             if x is not None:
-                for r, vec in zip(rows, F.normalize(encoder(x).float(), dim=1).cpu().numpy()):
+                for r, vec in zip(rows, _unit(encoder, encoder(x).float()).cpu().numpy()):
                     new[keys[r]] = vec; pending.append((keys[r], vec))
             bar.update(len(rows) + len(bad))
             if len(pending) >= flush_every: flush()
