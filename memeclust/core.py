@@ -112,7 +112,8 @@ def output_dirs(out_dir: str | Path | None, scale: str) -> tuple[Path, Path]:
 # %% ../nbs/00_core.ipynb #a181ec17
 def _fmt(v) -> str:
     if isinstance(v, (float, np.floating)): return "" if np.isnan(v) else f"{v:.3f}"
-    return "" if v is None else str(v).replace("|", "\\|").replace("\n", " ")
+    if v is None or type(v).__name__ == "NAType": return ""       # pandas' missing value in Int64/string columns
+    return str(v).replace("|", "\\|").replace("\n", " ")
 
 def markdown_table(df) -> str:
     "A GitHub-flavoured Markdown table of a DataFrame (floats to 3 decimals)."

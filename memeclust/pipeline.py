@@ -4,14 +4,16 @@
 
 # %% ../nbs/11_pipeline.ipynb #9df853e2
 from __future__ import annotations
-import sys, time
+import dataclasses, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
-import pandas as pd
-from .core import SCALES, atomic_write, check_scale, repo_root
+import numpy as np, pandas as pd
+from .core import SCALES, artifact_path, atomic_write, check_scale, content_hash, repo_root
+from .data import Manifest
 
 # %% auto #0
-__all__ = ['ReproduceError', 'experiment_notebooks', 'kernel_name', 'reproduce']
+__all__ = ['ReproduceError', 'experiment_notebooks', 'kernel_name', 'reproduce', 'file_fingerprint', 'trainable', 'train_groups',
+           'embed_group', 'index_groups']
 
 # %% ../nbs/11_pipeline.ipynb #c3309b6f
 class ReproduceError(RuntimeError):
@@ -85,3 +87,59 @@ def reproduce(scale: str = "demo", data: str | Path | None = None, out: str | Pa
     finally:
         if rows: _record_timings(out / "results" / "timings.csv", rows)
     return pd.DataFrame(rows)
+
+# %% ../nbs/11_pipeline.ipynb #9cb71ad2
+def file_fingerprint(path) -> str:
+    "Content hash of a file (the manifest): part of every run folder's name, so an edited manifest retrains."
+    import hashlib
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+def trainable(labels) -> tuple[bool, str]:
+    "(can a group with these class labels be metric-trained, why not)."
+    sizes = pd.Series(list(labels), dtype=object).value_counts()
+    n = int((sizes >= 2).sum())
+    return (True, "") if n >= 2 else (False, f"{n} class(es) with 2 or more memes among {len(sizes)} classes: nothing to contrast")
+
+def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict, nproc: int = 1, log=print) -> dict:
+    "Train one `modality` model per group {name: meme ids} in one launched process; {name: run folder, or None if untrainable}."
+    from memeclust.train import TrainConfig, launch
+    rows = manifest.rows.set_index(manifest.rows.meme_id.astype(str))
+    data_key, runs, configs = file_fingerprint(manifest.path), {}, []
+    for name, ids in groups.items():
+        ids = sorted(str(i) for i in ids)
+        labels = rows.loc[ids, "label"]
+        if modality == "text": labels = labels[rows.loc[ids, "text"].fillna("").astype(str).str.strip().ne("")]
+        ok, why = trainable(labels)
+        if not ok:
+            log(f"{modality} group {name}: not trained ({why}); its index uses the pretrained backbone"); runs[name] = None; continue
+        cfg = TrainConfig(str(manifest.path), "", modality=modality, meme_ids=ids, **train_kw)
+        cfg.out_dir = str(artifact_path("train", content_hash(cfg.key, data_key)))
+        runs[name] = Path(cfg.out_dir); configs.append(cfg)
+    if configs: launch(configs, nproc=nproc, log=log)
+    return runs
+
+def embed_group(manifest: Manifest, ids, run_dir, base_encoder=None, device: str = "cpu"):
+    "Embeddings of the memes `ids` with a trained run (or `base_encoder` where `run_dir` is None)."
+    from memeclust.train import embed_trained
+    from memeclust.backbones import embed_manifest
+    sub = dataclasses.replace(manifest, rows=manifest.rows[manifest.rows.meme_id.astype(str).isin([str(i) for i in ids])].reset_index(drop=True))
+    if run_dir is not None: return embed_trained(run_dir, sub, device=device)
+    if base_encoder is None: raise ValueError("no trained run and no base encoder to embed with")
+    return embed_manifest(sub, base_encoder, progress=False)
+
+def index_groups(manifest: Manifest, groups: dict, runs: dict, modality: str, base_encoder=None, device: str = "cpu"):
+    "An `IndexSet` with one reference index per group, built from each group's trained model (Algorithm 1, lines 6-9)."
+    from memeclust.index import IndexSet, build_index
+    labels = manifest.rows.set_index(manifest.rows.meme_id.astype(str)).label.astype(str)
+    out = IndexSet()
+    for name, ids in groups.items():
+        emb = embed_group(manifest, ids, runs.get(name), base_encoder, device)
+        keep = np.ones(len(emb.meme_ids), bool)
+        if modality == "text":   # an empty text is the same vector for every meme: no evidence of a class
+            texts = manifest.rows.set_index(manifest.rows.meme_id.astype(str)).text.fillna("").astype(str)
+            keep = texts.loc[emb.meme_ids].str.strip().ne("").to_numpy()
+        info = {"run": str(runs.get(name) or ""), "model": emb.model, "weights": emb.weights_source,
+                "trained": runs.get(name) is not None, "failed": len(emb.failed), "empty_text_left_out": int((~keep).sum())}
+        out[(str(name), modality)] = build_index(emb.vectors[keep], np.array(emb.meme_ids)[keep], labels.loc[emb.meme_ids].to_numpy()[keep],
+                                                 modality, cluster=str(name), info=info)
+    return out
