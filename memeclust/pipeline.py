@@ -14,8 +14,9 @@ from .data import Manifest
 
 # %% auto #0
 __all__ = ['ReproduceError', 'experiment_notebooks', 'kernel_name', 'reproduce', 'file_fingerprint', 'trainable', 'train_groups',
-           'embed_group', 'index_groups', 'FitError', 'fit', 'FittedRun', 'load_run', 'ClusterScores', 'route_queries',
-           'score', 'predict', 'calibrate', 'metrics_summary', 'evaluate', 'assign']
+           'embed_group', 'index_groups', 'FitError', 'fit', 'FittedRun', 'load_run', 'fit_summary', 'ClusterScores',
+           'route_queries', 'score', 'predict', 'calibrate', 'metrics_summary', 'evaluate', 'assign', 'experiment_sets',
+           'fit_cached']
 
 # %% ../nbs/11_pipeline.ipynb #c3309b6f
 class ReproduceError(RuntimeError):
@@ -243,6 +244,16 @@ def load_run(folder) -> FittedRun:
                      {k: str(v) for k, v in json.loads((folder / "class_clusters.json").read_text()).items()},
                      load_index_set(folder / "indexes"), cal)
 
+def fit_summary(run: FittedRun) -> str:
+    "One line saying what a fitted run is made of, and where it departs from the paper's setting."
+    i, t = run.info, run.info["train"]
+    s = (f"fit: {i['memes']} reference memes, {i['classes']} classes, k = {i['clusters']} ({i['protomeme_backbone']} features); "
+         f"image {i['image_backbone']}, text {i['text_backbone']} + dense {t.get('dense_dim', 4096)}; {t['mode']} mode, lr {t['lr']}, "
+         f"at most {t['max_epochs']} epochs")
+    away = [f"{p} weights not available here" for p, used in (("VGG19", i["protomeme_backbone"] == "vgg19"), ("ViT-B/32", i["image_backbone"] == "vit_b_32"),
+                                                              ("MiniLM-L12", i["text_backbone"] == "all-MiniLM-L12-v2")) if not used]
+    return s + (f" (paper setting differs: {'; '.join(away)})" if away else "")
+
 @dataclass
 class ClusterScores:
     "Per-class minimum distances of one cluster's queries in both modalities."
@@ -298,7 +309,7 @@ def score(run: FittedRun, manifest: Manifest, route_by: str = "centroid", device
 
 # %% ../nbs/11_pipeline.ipynb #c28e38eb
 def predict(scores: dict, k: int | None = None, calibration: dict | None = None) -> pd.DataFrame:
-    "One row per query: label, cluster, image/text predictions (nearest class), DMW (paper) and calibrated DMW with weights."
+    "One row per query: label, cluster, image/text predictions (nearest class), DMW (paper) with weights and top probabilities, calibrated DMW."
     from memeclust.dmw import dmw_topk
     parts = []
     for c, s in scores.items():
@@ -310,6 +321,7 @@ def predict(scores: dict, k: int | None = None, calibration: dict | None = None)
         parts.append(pd.DataFrame({
             "meme_id": s.meme_ids, "label": s.labels, "cluster": c, "image": s.classes[np.argmin(s.d_image, axis=1)], "text": text_pred,
             "dmw": s.classes[paper.predicted], "probability": paper.probabilities.max(1), "w_text": paper.w_text, "w_image": paper.w_image,
+            "p_text": paper.p_text_max, "p_image": paper.p_image_max,
             "dmw_calibrated": s.classes[cal.predicted], "probability_calibrated": cal.probabilities.max(1),
             "w_text_calibrated": cal.w_text, "w_image_calibrated": cal.w_image, "text_available": s.text_available}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
@@ -394,3 +406,29 @@ def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: in
     return {"image": str(image), "text": text, "text_from_ocr": ocr, "cluster": s.cluster,
             "top": [{"class": str(s.classes[i]), "probability": float(r.probabilities[0, i])} for i in order],
             "w_text": float(r.w_text[0]), "w_image": float(r.w_image[0]), "nearest": near}
+
+# %% ../nbs/11_pipeline.ipynb #a1dd9387
+def experiment_sets(data, scale: str, seed: int = 0, workers: int = 2) -> dict:
+    "Manifest files for the experiments: confirmed_split (80/20 per class), confirmed_test, unconfirmed, imgflip."
+    from memeclust.data import load_manifest, corpus_sets, ensure_split, write_manifest
+    from memeclust.synth import minikym
+    src = Path(data) if data is not None else minikym(scale, seed)
+    m = load_manifest(src, workers=workers)
+    sets, out = corpus_sets(m.rows), {"corpus": src}
+    if len(sets["confirmed"]) == 0: raise FitError(f"{src}: no confirmed memes (status 'confirmed', source other than 'imgflip')")
+    conf = ensure_split(sets["confirmed"], seed=seed)
+    stem = f".memeclust-s{seed}"
+    out["confirmed_split"] = write_manifest(conf, m.root / f"{stem}-confirmed-split.csv")
+    out["confirmed_test"] = write_manifest(conf[conf.split.eq("test")], m.root / f"{stem}-confirmed-test.csv")
+    for name in ("unconfirmed", "imgflip"):
+        out[name] = write_manifest(sets[name], m.root / f"{stem}-{name}.csv") if len(sets[name]) else None
+    return out
+
+def fit_cached(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", log=print) -> Path:
+    "`fit` into `runs/cache/fit/<hash of data, scale, k, seed>`, or the folder of an earlier identical fit."
+    from memeclust.core import pick_device
+    key = content_hash(file_fingerprint(train_manifest), scale, clusters, seed, pick_device(device))
+    out = artifact_path("fit", key)
+    if (out / "fit.json").exists() and (out / "calibration.json").exists():
+        log(f"reusing the fit in {out}"); return out
+    return fit(train_manifest, out, scale=scale, clusters=clusters, seed=seed, device=device, log=log)
