@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_pipeline.ipynb #9df853e2
 from __future__ import annotations
-import dataclasses, sys, time
+import contextlib, dataclasses, sys, time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,8 +15,8 @@ from .data import Manifest
 # %% auto #0
 __all__ = ['ReproduceError', 'experiment_notebooks', 'kernel_name', 'reproduce', 'file_fingerprint', 'trainable', 'train_groups',
            'embed_group', 'index_groups', 'FitError', 'fit', 'FittedRun', 'load_run', 'fit_summary', 'ClusterScores',
-           'route_queries', 'score', 'predict', 'calibrate', 'metrics_summary', 'evaluate', 'assign', 'experiment_sets',
-           'fit_cached']
+           'route_queries', 'score', 'predict', 'calibrate', 'metrics_summary', 'evaluate', 'assign',
+           'experiment_predictions', 'experiment_sets', 'fit_cached']
 
 # %% ../nbs/11_pipeline.ipynb #c3309b6f
 class ReproduceError(RuntimeError):
@@ -407,6 +407,26 @@ def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: in
             "top": [{"class": str(s.classes[i]), "probability": float(r.probabilities[0, i])} for i in order],
             "w_text": float(r.w_text[0]), "w_image": float(r.w_image[0]), "nearest": near}
 
+# %% ../nbs/11_pipeline.ipynb #b7afbfee
+@contextlib.contextmanager
+def _locked(folder: Path):
+    "An exclusive lock on `folder` (a lock file beside it): concurrent notebooks fitting the same run wait for one another."
+    import fcntl
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(folder.name + ".lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield
+        finally: fcntl.flock(f, fcntl.LOCK_UN)
+
+def experiment_predictions(sets: dict, run: FittedRun, which: str = "confirmed", device: str = "cpu", k: int | None = None) -> pd.DataFrame:
+    "Predictions for an experiment set: the held-out Confirmed memes routed by centroid, or the ImgFlip memes routed by their class."
+    from memeclust.data import load_manifest
+    if which not in ("confirmed", "imgflip"): raise ValueError(f"which must be 'confirmed' or 'imgflip', got {which!r}")
+    path = sets["confirmed_test" if which == "confirmed" else "imgflip"]
+    if path is None: raise FitError(f"this corpus has no {which} memes")
+    pred = predict(score(run, load_manifest(path), "centroid" if which == "confirmed" else "label", device), k, run.calibration)
+    return pred.assign(cluster=pred.cluster.astype(int))
+
 # %% ../nbs/11_pipeline.ipynb #a1dd9387
 def experiment_sets(data, scale: str, seed: int = 0, workers: int = 2) -> dict:
     "Manifest files for the experiments: confirmed_split (80/20 per class), confirmed_test, unconfirmed, imgflip."
@@ -429,6 +449,7 @@ def fit_cached(train_manifest, scale: str, clusters: int = 6, seed: int = 0, dev
     from memeclust.core import pick_device
     key = content_hash(file_fingerprint(train_manifest), scale, clusters, seed, pick_device(device))
     out = artifact_path("fit", key)
-    if (out / "fit.json").exists() and (out / "calibration.json").exists():
-        log(f"reusing the fit in {out}"); return out
-    return fit(train_manifest, out, scale=scale, clusters=clusters, seed=seed, device=device, log=log)
+    with _locked(out):
+        if (out / "fit.json").exists() and (out / "calibration.json").exists():
+            log(f"reusing the fit in {out}"); return out
+        return fit(train_manifest, out, scale=scale, clusters=clusters, seed=seed, device=device, log=log)

@@ -3,7 +3,7 @@ import os, subprocess, sys
 from pathlib import Path
 
 import nbformat
-import pandas as pd
+import numpy as np, pandas as pd
 import pytest
 from PIL import Image
 
@@ -19,7 +19,7 @@ def run(*args, cwd=None, check=True):
 
 def test_help_lists_the_commands():
     out = run("--help").stdout
-    for cmd in ["reproduce", "synth", "validate", "realmemes", "ocr", "weights"]:
+    for cmd in ["reproduce", "synth", "validate", "realmemes", "ocr", "weights", "fit", "evaluate", "assign"]:
         assert cmd in out
     assert "--scale" in run("reproduce", "--help").stdout
 
@@ -83,3 +83,54 @@ def test_validate_reports_rejects_and_writes_clean_manifest(tmp_path):
     assert dict(zip(rejects.meme_id, rejects.reason)) == {"b": "empty image file (0 bytes)", "c": "image file not found"}
     p = run("validate", tmp_path / "nothing.csv", check=False)
     assert p.returncode != 0 and "manifest not found" in p.stderr
+
+
+def test_fit_evaluate_assign_on_a_hand_made_manifest(tiny, tmp_path):
+    "fit / evaluate / assign on a manifest no notebook produced: an empty text is fused from the image, a corrupt image is rejected with its reason."
+    import json, shutil
+    root = tiny.parent
+    rows = pd.read_csv(tiny, keep_default_na=False)
+    rows["split"] = ["test" if int(m.split("-")[1]) >= 6 else "train" for m in rows.meme_id]
+    rows.to_csv(root / "train.csv", index=False)
+    test = rows[rows.split.eq("test")].copy()
+    test.loc[test.meme_id.eq("c1-6"), "text"] = ""                                   # a query without text
+    (root / "img" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    test = pd.concat([test, pd.DataFrame([dict(meme_id="broken", image="img/broken.png", text="caption of class 2",
+                                               label="class-2", status="confirmed", source="kym", split="test")])])
+    test.to_csv(root / "test.csv", index=False)
+
+    out = tmp_path / "run"
+    p = run("fit", "--train", root / "train.csv", "--out", out, "--scale", "smoke", "--clusters", "2")
+    info = json.loads((out / "fit.json").read_text())
+    assert info["clusters"] == 2 and info["memes"] == len(rows) - len(test) + 1 and info["train"]["mode"] == "cached"
+    assert (out / "protomemes.npz").exists() and (out / "indexes" / "indexes.json").exists()
+    assert any((out / "models").glob("image-c*/model.pt")) and any((out / "models").glob("text-c*/model.pt"))
+
+    ev = tmp_path / "eval"
+    p = run("evaluate", "--run", out, "--test", root / "test.csv", "--out", ev)
+    m = json.loads((ev / "metrics.json").read_text())
+    for method in ("image", "text", "dmw"):
+        assert set(m[method]) >= {"accuracy", "precision", "recall", "f1"}
+        assert all(0 <= m[method][k] <= 1 for k in ("accuracy", "precision", "recall", "f1"))
+    assert m["per_cluster"] and all("dmw" in v for v in m["per_cluster"].values())
+    assert m["dmw"]["accuracy"] > 0.5                                              # 8 classes: chance is 0.125
+    pred = pd.read_csv(ev / "predictions.csv", keep_default_na=False)
+    assert {"meme_id", "label", "predicted", "probability", "w_text", "w_image"} <= set(pred.columns)
+    assert len(pred) == len(test) - 1 and "broken" not in set(pred.meme_id)
+    no_text = pred.set_index("meme_id").loc["c1-6"]
+    assert no_text.w_text == 0 and no_text.w_image == 1
+    np.testing.assert_allclose(pred.w_text + pred.w_image, 1, atol=1e-6)
+    rejects = pd.read_csv(ev / "rejects.csv")
+    assert rejects.meme_id.tolist() == ["broken"] and rejects.reason.str.contains("image").all()
+    assert "1 rejected" in p.stdout
+
+    a = json.loads(run("assign", "--run", out, root / "img" / "c3-7.png", "--text", "caption of class 3 number 7 lol").stdout)
+    assert a["top"][0]["class"] == "class-3" and abs(a["w_text"] + a["w_image"] - 1) < 1e-6
+    assert len(a["nearest"]["image"]) == len(a["nearest"]["text"]) == 3 and a["nearest"]["image"][0]["label"] == "class-3"
+    bad = run("assign", "--run", out, root / "img" / "broken.png", "--text", "x", check=False)
+    assert bad.returncode != 0 and "memeclust assign:" in bad.stderr and "Traceback" not in bad.stderr
+    missing = run("evaluate", "--run", tmp_path / "nothing", "--test", root / "test.csv", "--out", ev, check=False)
+    assert missing.returncode != 0 and "not a finished fit run" in missing.stderr
+    if shutil.which("tesseract"):
+        a = json.loads(run("assign", "--run", out, root / "img" / "c3-7.png").stdout)
+        assert a["text_from_ocr"] is True and a["top"]

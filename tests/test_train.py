@@ -3,33 +3,10 @@ import os, signal, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np, pandas as pd, pytest, torch
-from PIL import Image, ImageDraw
 
 from memeclust.train import TrainConfig, TrainError, launch, load_config, save_config, embed_trained
 from memeclust.data import load_manifest
-
-N_CLASSES, PER_CLASS = 8, 8
-COLOURS = [(220, 40, 40), (40, 160, 40), (40, 40, 220), (230, 200, 30), (150, 40, 160), (30, 170, 170), (250, 130, 20), (90, 90, 90)]
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    "A hand-made manifest: 8 classes x 8 memes (a coloured shape + a class phrase), one singleton class, one empty text."
-    root = tmp_path_factory.mktemp("tiny")
-    (root / "img").mkdir()
-    rng = np.random.default_rng(0)
-    rows = []
-    for c in range(N_CLASSES + 1):
-        for j in range(PER_CLASS if c < N_CLASSES else 1):        # class 8 has a single meme
-            im = Image.new("RGB", (96, 96), tuple(int(v) for v in rng.integers(0, 255, 3)))
-            d = ImageDraw.Draw(im); x, y = rng.integers(5, 40, 2)
-            (d.ellipse if c % 2 else d.rectangle)([x, y, x + 45, y + 45], fill=COLOURS[c % len(COLOURS)])
-            mid = f"c{c}-{j}"; im.save(root / "img" / f"{mid}.png")
-            text = "" if (c, j) == (0, 0) else f"caption of class {c} number {j} {rng.choice(['lol', 'when', 'me'])}"
-            rows.append(dict(meme_id=mid, image=f"img/{mid}.png", text=text, label=f"class-{c}", status="confirmed", source="kym"))
-    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
-    return root / "manifest.csv"
-
+from conftest import N_CLASSES, PER_CLASS
 
 def _cfg(manifest, out, **kw):
     base = dict(mode="cached", lr=1e-3, max_epochs=3, patience=5, batch_size=16, per_class=4, steps_per_epoch=6, dropout=False)
