@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 import numpy as np, pandas as pd
-from .core import SCALES, artifact_path, atomic_write, check_scale, content_hash, repo_root
+from .core import artifact_path, atomic_write, check_scale, content_hash, repo_root
 from .data import Manifest
 
 # %% auto #0

@@ -4,15 +4,14 @@
 
 # %% ../nbs/06_train.ipynb #48e35867
 from __future__ import annotations
-import argparse, contextlib, dataclasses, json, math, os, random, subprocess, sys, time
+import argparse, dataclasses, json, math, os, subprocess, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import atomic_write, content_hash, write_text
 from .data import Manifest, load_manifest
-from .backbones import (Encoder, build_encoder, default_backbone, embed_manifest, Embeddings, normalise_pixels,
-                                 default_batch_size, default_workers)
+from .backbones import Encoder, build_encoder, default_backbone, embed_manifest, Embeddings, normalise_pixels
 
 # %% auto #0
 __all__ = ['PAPER_LOSS', 'PAPER_MINER', 'PAPER_DISTANCE', 'MODES', 'TrainConfig', 'TrainDataError', 'save_config', 'load_config',
