@@ -426,7 +426,10 @@ def train_run(cfg: TrainConfig, resume: bool = False) -> dict:
     params = [p for p in model.parameters() if p.requires_grad] + list(loss_fn.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: min(1.0, (e + 1) / cfg.warmup_epochs) if cfg.warmup_epochs else 1.0)
-    net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if distributed else model
+    # full mode: a backbone may hold parameters the embedding never uses (EfficientNet's classifier head, BERT's pooler);
+    # DDP must be told, or it waits for their gradients forever
+    net = (nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                               find_unused_parameters=cfg.mode == "full") if distributed else model)
     if distributed: loss_fn, miner = pml_dist.DistributedLossWrapper(loss_fn), (pml_dist.DistributedMinerWrapper(miner) if miner else None)
 
     state = {"epoch": 0, "best_loss": math.inf, "best_epoch": 0, "bad_epochs": 0, "history": []}

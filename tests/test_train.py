@@ -92,3 +92,12 @@ def test_trained_model_embeds_and_is_reused(tiny, tmp_path):
     labels = m.rows.set_index("meme_id").loc[emb.meme_ids, "label"].to_numpy()
     S = emb.vectors @ emb.vectors.T; np.fill_diagonal(S, -np.inf)
     assert (labels[S.argmax(1)] == labels).mean() > 0.5                   # 1-NN well above chance (1/9)
+
+
+@pytest.mark.parametrize("modality", ["image", "text"])
+def test_full_mode_two_processes(tiny, tmp_path, modality):
+    "The paper's full fine-tune under DDP: backbone parameters the embedding never uses (classifier head, pooler) are tolerated."
+    cfg = _cfg(tiny, tmp_path / "full", modality=modality, mode="full", max_epochs=1, steps_per_epoch=2, batch_size=8, per_class=2, lr=1e-5)
+    s = launch([cfg], nproc=2, log=lambda s: None)[0]
+    assert (s["world_size"], s["mode"], s["trainable"], s["epochs"]) == (2, "full", "whole network", 1)
+    assert np.isfinite(_history(tmp_path / "full").loss).all()
