@@ -424,4 +424,5 @@ d = { 'settings': { 'branch': 'main',
                                  'memeclust.train.train_defaults': ('train.html#train_defaults', 'memeclust/train.py'),
                                  'memeclust.train.train_run': ('train.html#train_run', 'memeclust/train.py'),
                                  'memeclust.train.training_rows': ('train.html#training_rows', 'memeclust/train.py'),
-                                 'memeclust.train.trunk_encoder': ('train.html#trunk_encoder', 'memeclust/train.py')}}}
+                                 'memeclust.train.trunk_encoder': ('train.html#trunk_encoder', 'memeclust/train.py'),
+                                 'memeclust.train.without_zero_rows': ('train.html#without_zero_rows', 'memeclust/train.py')}}}

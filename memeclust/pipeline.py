@@ -301,9 +301,14 @@ def score(run: FittedRun, manifest: Manifest, route_by: str = "centroid", device
             if idx[m] is None: d[m] = np.full((len(ids), len(classes)), np.inf, np.float32); continue
             emb = embed_group(manifest, ids, run.model_dir(m, c), base[m], device)
             pos = pd.Series(range(len(emb.meme_ids)), index=emb.meme_ids).reindex(ids)
-            if pos.isna().any(): raise ValueError(f"{int(pos.isna().sum())} queries could not be embedded ({m}): {emb.failed.head(3).to_dict('records')}")
-            d[m] = index_class_distances(idx[m], emb.vectors[pos.to_numpy(int)], classes=classes)[0]
-        has_text = rows.text.fillna("").astype(str).str.strip().ne("").loc[ids].to_numpy() & (idx["text"] is not None)
+            ok = pos.notna().to_numpy()
+            d[m] = np.full((len(ids), len(classes)), np.inf, np.float32)      # no embedding: this modality has no say
+            if ok.any(): d[m][ok] = index_class_distances(idx[m], emb.vectors[pos[ok].to_numpy(int)], classes=classes)[0]
+            if not ok.all():
+                log(f"cluster {c}: {int((~ok).sum())} queries without a {m} embedding, scored by the other modality "
+                    f"(first: {emb.failed.iloc[0].meme_id if len(emb.failed) else ids[int(np.argmin(ok))]}: {emb.failed.iloc[0].reason if len(emb.failed) else 'missing'})")
+        has_text = (rows.text.fillna("").astype(str).str.strip().ne("").loc[ids].to_numpy() & (idx["text"] is not None)
+                    & np.isfinite(d["text"]).any(1))
         out[c] = ClusterScores(c, np.array(ids), rows.label.astype(str).loc[ids].to_numpy(), classes, d["image"], d["text"], has_text)
     return out
 
@@ -313,17 +318,21 @@ def predict(scores: dict, k: int | None = None, calibration: dict | None = None)
     from memeclust.dmw import dmw_topk
     parts = []
     for c, s in scores.items():
-        paper = dmw_topk(s.d_text, s.d_image, k, text_available=s.text_available)
+        has_image = np.isfinite(s.d_image).any(1)
+        ok = has_image | s.text_available          # a query neither modality could embed is left unassigned ("")
+        out = pd.DataFrame({"meme_id": s.meme_ids, "label": s.labels, "cluster": c,
+                            "image": np.where(has_image, s.classes[np.argmin(s.d_image, axis=1)], ""),
+                            "text": np.where(np.isfinite(s.d_text).any(1), s.classes[np.argmin(s.d_text, axis=1)], "")})
         t = (calibration or {}).get(c, {})
-        cal = dmw_topk(s.d_text, s.d_image, k, temperature_text=t.get("text", 1.0), temperature_image=t.get("image", 1.0),
-                       text_available=s.text_available)
-        text_pred = np.where(np.isfinite(s.d_text).any(1), s.classes[np.argmin(s.d_text, axis=1)], "")
-        parts.append(pd.DataFrame({
-            "meme_id": s.meme_ids, "label": s.labels, "cluster": c, "image": s.classes[np.argmin(s.d_image, axis=1)], "text": text_pred,
-            "dmw": s.classes[paper.predicted], "probability": paper.probabilities.max(1), "w_text": paper.w_text, "w_image": paper.w_image,
-            "p_text": paper.p_text_max, "p_image": paper.p_image_max,
-            "dmw_calibrated": s.classes[cal.predicted], "probability_calibrated": cal.probabilities.max(1),
-            "w_text_calibrated": cal.w_text, "w_image_calibrated": cal.w_image, "text_available": s.text_available}))
+        for suffix, (tt, tv) in (("", (1.0, 1.0)), ("_calibrated", (t.get("text", 1.0), t.get("image", 1.0)))):
+            r = dmw_topk(s.d_text[ok], s.d_image[ok], k, temperature_text=tt, temperature_image=tv, text_available=s.text_available[ok])
+            cols = {"dmw": s.classes[r.predicted], "probability": r.probabilities.max(1), "w_text": r.w_text, "w_image": r.w_image,
+                    "p_text": r.p_text_max, "p_image": r.p_image_max}
+            for name, v in cols.items():
+                if suffix and name in ("p_text", "p_image"): continue
+                col = np.full(len(ok), "" if name == "dmw" else 0.0, dtype=object if name == "dmw" else float)
+                col[ok] = v; out[name + suffix] = col
+        parts.append(out.assign(text_available=s.text_available))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 def calibrate(indexes: dict, per_class: int = 1, seed: int = 0) -> dict:
