@@ -409,8 +409,9 @@ def list_weights(weights_dir: str | Path | None = None, probe_hub: bool = False)
     return pd.DataFrame(rows)
 
 def default_backbone(modality: str, weights_dir: str | Path | None = None) -> str:
-    "The paper's model for `modality` when its weights are here, else the offline default."
-    paper, fallback = {"image": (PAPER_IMAGE, DEFAULT_IMAGE), "text": (PAPER_TEXT, DEFAULT_TEXT)}[modality]
+    "The paper's model for a role (`image`, `text`, `protomeme`) when its weights are here, else the offline default."
+    paper, fallback = {"image": (PAPER_IMAGE, DEFAULT_IMAGE), "text": (PAPER_TEXT, DEFAULT_TEXT),
+                       "protomeme": (PAPER_PROTOMEME, DEFAULT_IMAGE)}[modality]
     try: resolve_weights(paper, weights_dir=weights_dir, online=False); return paper
     except WeightsNotFound: return fallback
 

@@ -14,7 +14,7 @@ from .core import atomic_write, content_hash
 
 # %% auto #0
 __all__ = ['MANIFEST_COLUMNS', 'REQUIRED_COLUMNS', 'STATUSES', 'MAX_TEXT_CHARS', 'MAX_IMAGE_PIXELS', 'REJECT_COLUMNS',
-           'read_table', 'write_manifest', 'normalise_text', 'inspect_image', 'load_image', 'Manifest',
+           'read_table', 'write_manifest', 'normalise_text', 'has_text', 'inspect_image', 'load_image', 'Manifest',
            'validate_manifest', 'load_manifest', 'stratified_split', 'ensure_split', 'filter_min_class_size',
            'size_bin', 'match_class_size_distribution', 'corpus_sets']
 
@@ -85,6 +85,11 @@ def normalise_text(value) -> tuple[str, str]:
         notes.append(f"text truncated from {len(text)} to {MAX_TEXT_CHARS} chars")
         text = text[:MAX_TEXT_CHARS]
     return text, "; ".join(notes)
+
+# %% ../nbs/01_data.ipynb #3ac9c03e
+def has_text(texts) -> np.ndarray:
+    "Per meme: does it have a text (non-empty after stripping; None and NaN count as empty)?"
+    return pd.Series(list(texts), dtype=object).fillna("").astype(str).str.strip().ne("").to_numpy()
 
 # %% ../nbs/01_data.ipynb #ff4b2bae
 def _conversion_note(im: Image.Image) -> str:

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import artifact_path, atomic_write, check_scale, content_hash, repo_root
-from .data import Manifest
+from .data import Manifest, has_text
 
 # %% auto #0
 __all__ = ['ReproduceError', 'experiment_notebooks', 'kernel_name', 'reproduce', 'file_fingerprint', 'trainable', 'train_groups',
@@ -111,7 +111,7 @@ def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict
     for name, ids in groups.items():
         ids = sorted(str(i) for i in ids)
         labels = rows.loc[ids, "label"]
-        if modality == "text": labels = labels[rows.loc[ids, "text"].fillna("").astype(str).str.strip().ne("")]
+        if modality == "text": labels = labels[has_text(rows.loc[ids, "text"])]
         ok, why = trainable(labels)
         if not ok:
             log(f"{modality} group {name}: not trained ({why}); its index uses the pretrained backbone"); runs[name] = None; continue
@@ -139,8 +139,7 @@ def index_groups(manifest: Manifest, groups: dict, runs: dict, modality: str, ba
         emb = embed_group(manifest, ids, runs.get(name), base_encoder, device)
         keep = np.ones(len(emb.meme_ids), bool)
         if modality == "text":   # an empty text is the same vector for every meme: no evidence of a class
-            texts = manifest.rows.set_index(manifest.rows.meme_id.astype(str)).text.fillna("").astype(str)
-            keep = texts.loc[emb.meme_ids].str.strip().ne("").to_numpy()
+            keep = has_text(manifest.rows.set_index(manifest.rows.meme_id.astype(str)).text.loc[emb.meme_ids])
         info = {"run": str(runs.get(name) or ""), "model": emb.model, "weights": emb.weights_source,
                 "trained": runs.get(name) is not None, "failed": len(emb.failed), "empty_text_left_out": int((~keep).sum())}
         out[(str(name), modality)] = build_index(emb.vectors[keep], np.array(emb.meme_ids)[keep], labels.loc[emb.meme_ids].to_numpy()[keep],
@@ -150,12 +149,6 @@ def index_groups(manifest: Manifest, groups: dict, runs: dict, modality: str, ba
 # %% ../nbs/11_pipeline.ipynb #e54d2562
 class FitError(ValueError):
     "The data cannot be fitted (the message says why)."
-
-def _protomeme_encoder(device: str):
-    "VGG19 where its weights are here (the paper's Protomeme features), else the offline EfficientNet-Lite0."
-    from memeclust.backbones import build_encoder, WeightsNotFound
-    try: return build_encoder("vgg19", device=device)
-    except WeightsNotFound: return build_encoder("efficientnet_lite0", device=device)
 
 def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: int | None = None, seed: int = 0,
         device: str = "auto", train_kw: dict | None = None, log=print) -> Path:
@@ -175,7 +168,7 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
     m = dataclasses.replace(m, rows=rows)
     kw = {**train_defaults(scale, dev), "seed": seed, **(train_kw or {})}
     nproc = nproc or default_nproc(dev)
-    pm_enc = _protomeme_encoder(dev)
+    pm_enc = build_encoder(default_backbone("protomeme"), device=dev)
     feats = embed_manifest(m, pm_enc, progress=False)
     for r in feats.failed.itertuples(): log(f"left out {r.meme_id}: {r.reason}")
     m = dataclasses.replace(m, rows=rows.set_index(rows.meme_id.astype(str)).loc[feats.meme_ids].reset_index(drop=True))
@@ -307,9 +300,8 @@ def score(run: FittedRun, manifest: Manifest, route_by: str = "centroid", device
             if not ok.all():
                 log(f"cluster {c}: {int((~ok).sum())} queries without a {m} embedding, scored by the other modality "
                     f"(first: {emb.failed.iloc[0].meme_id if len(emb.failed) else ids[int(np.argmin(ok))]}: {emb.failed.iloc[0].reason if len(emb.failed) else 'missing'})")
-        has_text = (rows.text.fillna("").astype(str).str.strip().ne("").loc[ids].to_numpy() & (idx["text"] is not None)
-                    & np.isfinite(d["text"]).any(1))
-        out[c] = ClusterScores(c, np.array(ids), rows.label.astype(str).loc[ids].to_numpy(), classes, d["image"], d["text"], has_text)
+        text_ok = has_text(rows.text.loc[ids]) & (idx["text"] is not None) & np.isfinite(d["text"]).any(1)
+        out[c] = ClusterScores(c, np.array(ids), rows.label.astype(str).loc[ids].to_numpy(), classes, d["image"], d["text"], text_ok)
     return out
 
 # %% ../nbs/11_pipeline.ipynb #c28e38eb
