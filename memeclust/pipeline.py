@@ -14,8 +14,8 @@ from .data import Manifest, has_text
 
 # %% auto #0
 __all__ = ['ReproduceError', 'experiment_notebooks', 'kernel_name', 'reproduce', 'file_fingerprint', 'trainable', 'train_groups',
-           'embed_group', 'index_groups', 'FitError', 'fit', 'FittedRun', 'load_run', 'fit_summary', 'ClusterScores',
-           'route_queries', 'score', 'predict', 'calibrate', 'metrics_summary', 'evaluate', 'assign',
+           'embed_group', 'precision_at_1', 'index_groups', 'FitError', 'fit', 'FittedRun', 'load_run', 'fit_summary',
+           'ClusterScores', 'route_queries', 'score', 'predict', 'calibrate', 'metrics_summary', 'evaluate', 'assign',
            'experiment_predictions', 'experiment_sets', 'fit_cached']
 
 # %% ../nbs/11_pipeline.ipynb #c3309b6f
@@ -129,6 +129,19 @@ def embed_group(manifest: Manifest, ids, run_dir, base_encoder=None, device: str
     if run_dir is not None: return embed_trained(run_dir, sub, device=device)
     if base_encoder is None: raise ValueError("no trained run and no base encoder to embed with")
     return embed_manifest(sub, base_encoder, progress=False)
+
+def precision_at_1(manifest: Manifest, ref_ids, query_ids, modality: str, run_dir=None, base_encoder=None, device: str = "cpu") -> float:
+    "precision@1 of `query_ids` against a reference index of `ref_ids`, all embedded in one pass (a trained run, or `base_encoder`)."
+    from memeclust.index import build_index
+    ref_ids, query_ids = [str(i) for i in ref_ids], [str(i) for i in query_ids]
+    if not ref_ids or not query_ids: return float("nan")
+    rows = manifest.rows.set_index(manifest.rows.meme_id.astype(str))
+    if modality == "text": ref_ids = [i for i, ok in zip(ref_ids, has_text(rows.text.loc[ref_ids])) if ok]
+    emb = embed_group(manifest, ref_ids + query_ids, run_dir, base_encoder, device)
+    pos = pd.Series(range(len(emb.meme_ids)), index=emb.meme_ids)
+    r, q = pos.reindex(ref_ids).dropna().astype(int), pos.reindex(query_ids).dropna().astype(int)   # failed rows are in emb.failed
+    idx = build_index(emb.vectors[r.to_numpy()], r.index.to_numpy(), rows.label.astype(str).loc[r.index].to_numpy(), modality)
+    return float(np.mean(idx.predict_1nn(emb.vectors[q.to_numpy()]) == rows.label.astype(str).loc[q.index].to_numpy()))
 
 def index_groups(manifest: Manifest, groups: dict, runs: dict, modality: str, base_encoder=None, device: str = "cpu"):
     "An `IndexSet` with one reference index per group, built from each group's trained model (Algorithm 1, lines 6-9)."
