@@ -59,19 +59,19 @@ def _weights(a):
 def _fit(a):
     from memeclust.pipeline import fit, FitError
     from memeclust.train import TrainError, TrainDataError
-    try: fit(a.train, a.out, a.scale, a.clusters, a.nproc, a.seed, a.device)
+    try: fit(a.train, a.out, a.scale, a.clusters, a.nproc, a.seed, a.device, preset=a.preset)
     except (FitError, TrainError, TrainDataError, FileNotFoundError) as e: sys.exit(f"memeclust fit: {e}")
 
 def _evaluate(a):
     from memeclust.pipeline import evaluate, FitError
-    try: evaluate(a.run, a.test, a.out, a.route_by, a.k, a.device)
+    try: evaluate(a.run, a.test, a.out, a.routing, a.k, a.top_m, a.device)
     except (FitError, FileNotFoundError, ValueError) as e: sys.exit(f"memeclust evaluate: {e}")
 
 def _assign(a):
     import json
     from memeclust.pipeline import assign
     from memeclust.render import TesseractMissing
-    try: print(json.dumps(assign(a.run, a.image, a.text, a.top, device=a.device), indent=1))
+    try: print(json.dumps(assign(a.run, a.image, a.text, a.top, routing=a.routing, device=a.device), indent=1))
     except TesseractMissing as e: sys.exit(f"memeclust assign: no text given and OCR is unavailable: {e}; pass --text")
     except (FileNotFoundError, ValueError, OSError) as e: sys.exit(f"memeclust assign: {e}")
 
@@ -110,16 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--scale", choices=SCALES, default="demo", help="training budget: demo (CPU default), full (paper: full fine-tune)")
     f.add_argument("--clusters", type=int, default=6, help="Protomeme clusters k (1 = no subsetting; paper: 6)")
     f.add_argument("--nproc", type=int, default=None, help="training processes (default: one per GPU, else 1)")
+    f.add_argument("--preset", choices=["default", "paper"], default="default",
+                   help="default: heads on frozen backbones chosen on validation, soft routing; paper: Section 4.2 training, hard routing")
     f.add_argument("--seed", type=int, default=0); f.add_argument("--device", default="auto")
     f.set_defaults(func=_fit)
     e = sub.add_parser("evaluate", help="score a labelled manifest with a fitted run: metrics.json, predictions.csv")
     e.add_argument("--run", required=True); e.add_argument("--test", required=True); e.add_argument("--out", required=True)
-    e.add_argument("--route-by", choices=["centroid", "label"], default="centroid", help="cluster routing (label: the paper's ImgFlip setting)")
+    e.add_argument("--routing", choices=["soft", "centroid", "label"], default=None,
+                   help="Protomeme routing (default: the run's; centroid: the paper's hard rule; label: the paper's ImgFlip setting)")
+    e.add_argument("--top-m", type=int, default=None, help="soft routing: score each meme in its m most likely clusters (default: all)")
     e.add_argument("--k", type=int, default=None, help="top-k classes per modality (default: all)")
     e.add_argument("--device", default="auto"); e.set_defaults(func=_evaluate)
     g = sub.add_parser("assign", help="assign one meme image (and its text, else OCR) to the run's KYM classes: JSON")
     g.add_argument("--run", required=True); g.add_argument("image"); g.add_argument("--text", default=None)
-    g.add_argument("--top", type=int, default=5); g.add_argument("--device", default="auto"); g.set_defaults(func=_assign)
+    g.add_argument("--top", type=int, default=5); g.add_argument("--routing", choices=["soft", "centroid"], default=None)
+    g.add_argument("--device", default="auto"); g.set_defaults(func=_assign)
     w = sub.add_parser("weights", help="list every registered image/text model and whether its weights are available here")
     w.add_argument("--weights-dir", help="a weights folder (default: $MEMECLUST_WEIGHTS)")
     w.add_argument("--probe-hub", action="store_true", help="also check whether the model hubs answer (short timeout)")

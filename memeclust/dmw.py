@@ -10,7 +10,8 @@ from .index import ReferenceIndex
 
 # %% auto #0
 __all__ = ['DISTANCES', 'class_min_distances', 'index_class_distances', 'class_probabilities', 'DMWResult', 'dmw',
-           'truncate_topk', 'dmw_topk', 'mean_nll', 'fit_temperature', 'modality_influence']
+           'truncate_topk', 'dmw_topk', 'mean_nll', 'fit_temperature', 'StreamRule', 'PaperDMW', 'CalibratedDMW',
+           'modality_influence']
 
 # %% ../nbs/08_dmw.ipynb #b44c4230
 DISTANCES = ("cosine", "l2")
@@ -186,6 +187,53 @@ def fit_temperature(distances, true_class_idx, grid=np.geomspace(0.005, 2, 60)) 
     if grid.ndim != 1 or len(grid) == 0 or not (grid > 0).all(): raise ValueError("grid must be a non-empty list of positive temperatures")
     nll = [mean_nll(distances, true_class_idx, t) for t in grid]
     return float(grid[int(np.argmin(nll))])
+
+# %% ../nbs/08_dmw.ipynb #c01853a9
+def _temperature(temperatures: dict | None, cluster, modality: str) -> float:
+    return float(((temperatures or {}).get(str(cluster)) or {}).get(modality, 1.0))
+
+class _Rule:
+    "A fusion rule: per-(cluster, modality) temperatures and a fusion of temperature-scaled distances (n x C each)."
+    temperatures: dict | None = None
+    def temperature(self, cluster, modality: str) -> float: return _temperature(self.temperatures, cluster, modality)
+    def __call__(self, d_text, d_image, text_available=None, cluster=None) -> DMWResult:
+        "The rule within one cluster: distances divided by the cluster's temperatures, then `fuse`."
+        dt, dv = _pair(d_text, d_image)
+        return self.fuse(dt / self.temperature(cluster, "text"), dv / self.temperature(cluster, "image"), text_available)
+
+@dataclass
+class StreamRule(_Rule):
+    "One modality alone (eq. 1 at the cluster's temperature for it); queries without that modality get all-zero rows."
+    modality: str
+    temperatures: dict | None = None
+    def __post_init__(self):
+        if self.modality not in ("image", "text"): raise ValueError(f"modality must be 'image' or 'text', got {self.modality!r}")
+    @property
+    def name(self) -> str: return self.modality
+    def fuse(self, d_text, d_image, text_available=None) -> DMWResult:
+        dt, dv = _pair(d_text, d_image)
+        p = class_probabilities(dt if self.modality == "text" else dv)
+        if self.modality == "text" and text_available is not None: p = p * np.asarray(text_available, bool).reshape(-1, 1)
+        one, zero = np.ones(len(p)), np.zeros(len(p))
+        w_t, w_v = (one, zero) if self.modality == "text" else (zero, one)
+        return DMWResult(p, w_t, w_v, p.max(1) if self.modality == "text" else zero, p.max(1) if self.modality == "image" else zero, p.argmax(1))
+
+@dataclass
+class PaperDMW(_Rule):
+    "The paper's DMW (eq. 1-5 at temperature 1) over each modality's `k` closest classes (None: K@All)."
+    k: int | None = None
+    name = "dmw"
+    def temperature(self, cluster, modality: str) -> float: return 1.0
+    def fuse(self, d_text, d_image, text_available=None) -> DMWResult: return dmw_topk(d_text, d_image, self.k, text_available=text_available)
+
+@dataclass
+class CalibratedDMW(_Rule):
+    "DMW with a softmax temperature per (cluster, modality) fitted on validation queries; `k` as in `PaperDMW`."
+    temperatures: dict | None = None
+    k: int | None = None
+    name = "dmw_calibrated"
+    def fuse(self, d_text, d_image, text_available=None) -> DMWResult: return dmw_topk(d_text, d_image, self.k, text_available=text_available)
+
 
 # %% ../nbs/08_dmw.ipynb #dee0ad80
 def modality_influence(w_text, w_image, groups: dict) -> pd.DataFrame:

@@ -13,10 +13,10 @@ from .core import artifact_path, atomic_write, check_scale, content_hash, repo_r
 from .data import Manifest, has_text
 
 # %% auto #0
-__all__ = ['ReproduceError', 'experiment_notebooks', 'kernel_name', 'reproduce', 'file_fingerprint', 'trainable', 'train_groups',
-           'embed_group', 'precision_at_1', 'index_groups', 'FitError', 'fit', 'FittedRun', 'load_run', 'fit_summary',
-           'ClusterScores', 'route_queries', 'score', 'predict', 'calibrate', 'metrics_summary', 'evaluate', 'assign',
-           'experiment_predictions', 'experiment_sets', 'fit_cached']
+__all__ = ['ROUTINGS', 'ReproduceError', 'experiment_notebooks', 'kernel_name', 'reproduce', 'file_fingerprint', 'trainable',
+           'train_groups', 'embed_group', 'precision_at_1', 'index_groups', 'FitError', 'calibrate_on_validation',
+           'fit', 'FittedRun', 'load_run', 'fit_summary', 'QueryScores', 'score', 'mix', 'fusion_rules', 'predict',
+           'metrics_summary', 'evaluate', 'assign', 'experiment_predictions', 'experiment_sets', 'fit_cached']
 
 # %% ../nbs/11_pipeline.ipynb #c3309b6f
 class ReproduceError(RuntimeError):
@@ -103,23 +103,57 @@ def trainable(labels) -> tuple[bool, str]:
     n = int((sizes >= 2).sum())
     return (True, "") if n >= 2 else (False, f"{n} class(es) with 2 or more memes among {len(sizes)} classes: nothing to contrast")
 
-def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict, nproc: int = 1, log=print) -> dict:
-    "Train one `modality` model per group {name: meme ids} in one launched process; {name: run folder, or None if untrainable}."
+def _grid_label(point: dict) -> str:
+    "A short name for a grid point: 'NTXentLoss(t=0.1), lr 0.001'."
+    loss = point.get("loss")
+    s = f"{loss['name']}(t={loss.get('temperature')})" if loss else "default loss"
+    return s + "".join(f", {k} {v}" for k, v in point.items() if k != "loss")
+
+def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict, nproc: int = 1, log=print,
+                 val_ids=None, grid: list | None = None) -> tuple[dict, dict]:
+    """Train one `modality` model per group {name: meme ids} in one launched process.
+
+    Returns ({name: run folder of the chosen grid point, or None if untrainable}, choice), where choice holds the chosen
+    grid point, its label, and every point's validation precision@1 (weighted over groups) and seconds."""
     from memeclust.train import TrainConfig, launch
     rows = manifest.rows.set_index(manifest.rows.meme_id.astype(str))
-    data_key, runs, configs = file_fingerprint(manifest.path), {}, []
+    data_key, configs, folders = file_fingerprint(manifest.path), [], {}
+    val = None if val_ids is None else set(map(str, val_ids))
+    points = list(grid) if grid else [{}]
+    runs = {}
     for name, ids in groups.items():
         ids = sorted(str(i) for i in ids)
         labels = rows.loc[ids, "label"]
         if modality == "text": labels = labels[has_text(rows.loc[ids, "text"])]
-        ok, why = trainable(labels)
+        ok, why = trainable(labels[[i not in (val or ()) for i in labels.index]])
         if not ok:
             log(f"{modality} group {name}: not trained ({why}); its index uses the pretrained backbone"); runs[name] = None; continue
-        cfg = TrainConfig(str(manifest.path), "", modality=modality, meme_ids=ids, **train_kw)
-        cfg.out_dir = str(artifact_path("train", content_hash(cfg.key, data_key)))
-        runs[name] = Path(cfg.out_dir); configs.append(cfg)
-    if configs: launch(configs, nproc=nproc, log=log)
-    return runs
+        for g, point in enumerate(points):
+            kw = {**train_kw, **point}
+            if val is not None: kw["val_ids"] = [i for i in ids if i in val]
+            cfg = TrainConfig(str(manifest.path), "", modality=modality, meme_ids=ids, **kw)
+            cfg.out_dir = str(artifact_path("train", content_hash(cfg.key, data_key)))
+            folders[(name, g)] = Path(cfg.out_dir); configs.append(cfg)
+    summaries = {}
+    if configs:
+        log(f"{modality}: training {len(configs)} run(s): {len(configs) // len(points)} group(s) x {len(points)} setting(s)")
+        for cfg, s in zip(configs, launch(configs, nproc=nproc, log=log)): summaries[Path(cfg.out_dir)] = s
+    table = []
+    for g, point in enumerate(points):
+        ss = [summaries[f] for (n, gg), f in folders.items() if gg == g]
+        n_val = sum((s.get("val") or {}).get("n", 0) for s in ss)
+        p1 = sum((s.get("val") or {}).get("precision_at_1", 0) * (s.get("val") or {}).get("n", 0) for s in ss) / n_val if n_val else float("nan")
+        table.append({"setting": _grid_label(point), "val_precision_at_1": p1, "val_memes": n_val,
+                      "untrained_selected": sum(bool(s.get("selected_untrained")) for s in ss), "groups": len(ss),
+                      "seconds": round(sum(s.get("seconds", 0) for s in ss), 1)})
+    scores = [t["val_precision_at_1"] for t in table]
+    best = int(np.nanargmax(scores)) if len(points) > 1 and not np.all(np.isnan(scores)) else 0
+    for name in groups:
+        if name not in runs: runs[name] = folders[(name, best)]
+    if len(points) > 1:
+        log(f"{modality}: chose {_grid_label(points[best])} on validation (precision@1 {scores[best]:.4f}; "
+            + "; ".join(f"{t['setting']}: {t['val_precision_at_1']:.4f}" for t in table) + ")")
+    return runs, {"setting": points[best], "label": _grid_label(points[best]), "grid": table}
 
 def embed_group(manifest: Manifest, ids, run_dir, base_encoder=None, device: str = "cpu"):
     "Embeddings of the memes `ids` with a trained run (or `base_encoder` where `run_dir` is None)."
@@ -163,72 +197,121 @@ def index_groups(manifest: Manifest, groups: dict, runs: dict, modality: str, ba
 class FitError(ValueError):
     "The data cannot be fitted (the message says why)."
 
+def _stage(log, t0: float):
+    "A logger that prefixes the seconds since `t0`: one line per stage of fit/evaluate."
+    return lambda msg: log(f"[{time.perf_counter() - t0:6.1f}s] {msg}")
+
+def calibrate_on_validation(manifest: Manifest, groups: dict, runs: dict, val_ids, bases: dict, device: str = "cpu") -> dict:
+    """{cluster: {modality: temperature}} fitted on the validation memes of each cluster as queries against its training
+    memes as references, embedded by the cluster's selected model (`runs[modality][cluster]`, or `bases[modality]`)."""
+    from memeclust.dmw import class_min_distances, fit_temperature
+    val, out = set(map(str, val_ids)), {}
+    rows = manifest.rows.set_index(manifest.rows.meme_id.astype(str))
+    for c, ids in groups.items():
+        ids = [str(i) for i in ids]
+        for mod in ("image", "text"):
+            emb = embed_group(manifest, ids, runs[mod].get(c), bases[mod], device)
+            e_ids = np.asarray(emb.meme_ids, dtype=object)
+            ok = has_text(rows.text.loc[e_ids]) if mod == "text" else np.ones(len(e_ids), bool)
+            is_val = np.isin(e_ids, list(val))
+            q, r = ok & is_val, ok & ~is_val
+            if q.sum() < 2 or r.sum() < 2: continue
+            labels = rows.label.astype(str).loc[e_ids].to_numpy()
+            d, classes = class_min_distances(emb.vectors[q], emb.vectors[r], labels[r])
+            known = np.isin(labels[q], classes)
+            if known.sum() < 2: continue
+            out.setdefault(str(c), {})[mod] = fit_temperature(d[known], np.searchsorted(classes, labels[q][known]))
+    return out
+
 def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: int | None = None, seed: int = 0,
-        device: str = "auto", train_kw: dict | None = None, log=print) -> Path:
-    "Protomemes, per-cluster image and text models and FAISS indexes for a training manifest, written to `out_dir`."
+        device: str = "auto", train_kw: dict | None = None, preset: str = "default", grid: list | None = None, log=print) -> Path:
+    """Protomemes, per-cluster image and text models, FAISS indexes and fusion calibration for a training manifest, in `out_dir`.
+
+    `preset`: "default" (heads on frozen backbones, grid chosen on validation, soft routing) or "paper" (Section 4.2
+    settings, hard routing); `train_kw` overrides the preset's training fields; `grid` (default preset: `HEAD_GRID`)
+    lists overrides chosen among on validation. Raises FitError when the data cannot be fitted."""
     import json, shutil
     from memeclust.core import pick_device, write_text
     from memeclust.data import load_manifest
     from memeclust.backbones import embed_manifest, default_backbone, build_encoder
-    from memeclust.protomemes import fit_protomemes, assign_classes, save_protomemes
-    from memeclust.train import train_defaults, default_nproc
+    from memeclust.protomemes import fit_protomemes, assign_classes, save_protomemes, route, fit_routing_temperature
+    from memeclust.train import train_defaults, default_nproc, validation_split, HEAD_GRID
     from memeclust.index import save_index_set
     t0, out, dev = time.perf_counter(), Path(out_dir), pick_device(device)
+    say = _stage(log, t0)
     m = load_manifest(train_manifest)
-    log(m.summary())
+    say(m.summary())
     rows = m.rows[~m.rows.get("split", pd.Series("train", index=m.rows.index)).eq("test")].reset_index(drop=True)
     if len(rows) == 0: raise FitError(f"{train_manifest}: no training rows (every row is in the test split, or every row was rejected)")
     m = dataclasses.replace(m, rows=rows)
-    kw = {**train_defaults(scale, dev), "seed": seed, **(train_kw or {})}
+    kw = {**train_defaults(scale, dev, preset), "seed": seed, **(train_kw or {})}
+    grid = list(HEAD_GRID if grid is None and preset == "default" and kw["mode"] == "head" else grid or [])
     nproc = nproc or default_nproc(dev)
     pm_enc = build_encoder(default_backbone("protomeme"), device=dev)
-    feats = embed_manifest(m, pm_enc, progress=False)
-    for r in feats.failed.itertuples(): log(f"left out {r.meme_id}: {r.reason}")
+    feats = embed_manifest(m, pm_enc, progress=True)
+    for r in feats.failed.itertuples(): say(f"left out {r.meme_id}: {r.reason}")
     m = dataclasses.replace(m, rows=rows.set_index(rows.meme_id.astype(str)).loc[feats.meme_ids].reset_index(drop=True))
     if clusters > len(m.rows): raise FitError(f"{clusters} clusters from {len(m.rows)} memes: use --clusters {max(1, len(m.rows) // 10)} or fewer")
-    pm = fit_protomemes(feats.vectors, k=clusters, seed=seed)
-    class_cluster = {str(c): int(v) for c, v in assign_classes(pm.labels, m.rows.label.astype(str)).items()}
+    val_ids, small = validation_split(m.rows.meme_id, m.rows.label, 0.2, seed)
+    is_val = m.rows.meme_id.astype(str).isin(val_ids).to_numpy()
+    say(f"validation: {len(val_ids)} memes held out of training ({small} classes too small to spare one stay whole)")
+    pm = fit_protomemes(feats.vectors[~is_val], k=clusters, seed=seed)           # validation memes stay unseen by the clustering too
+    class_cluster = {str(c): int(v) for c, v in assign_classes(pm.labels, m.rows.label.astype(str)[~is_val]).items()}
     cluster_of = m.rows.label.astype(str).map(class_cluster)
     groups = {str(c + 1): m.rows.meme_id[cluster_of.eq(c)].astype(str).tolist() for c in range(clusters)}
-    log(f"protomemes: {clusters} clusters ({pm_enc.name} features), sizes {[len(g) for g in groups.values()]}; "
-        f"training: {kw['mode']} mode, lr {kw['lr']}, at most {kw['max_epochs']} epochs, {nproc} process(es)")
+    say(f"protomemes: {clusters} clusters ({pm_enc.name} features), sizes {[len(g) for g in groups.values()]}; "
+        f"training: {kw['mode']} mode, lr {kw['lr']}, at most {kw['max_epochs']} epochs, selection by {kw.get('select', 'loss')}, "
+        f"{len(grid) or 1} setting(s), {nproc} process(es)")
     out.mkdir(parents=True, exist_ok=True)
     save_protomemes(pm, out / "protomemes.npz")
     write_text(out / "class_clusters.json", json.dumps({c: v + 1 for c, v in sorted(class_cluster.items())}, indent=1))
-    indexes, models = {}, {}
+    indexes, models, runs, choices, bases = {}, {}, {}, {}, {}
     for modality in ("image", "text"):
-        runs = train_groups(m, groups, modality, kw, nproc=nproc, log=log)
-        base = build_encoder(default_backbone(modality), device=dev, dense_dim=kw.get("dense_dim", 4096) if modality == "text" else None)
-        for name, run in runs.items():
+        runs[modality], choices[modality] = train_groups(m, groups, modality, kw, nproc=nproc, log=log, val_ids=val_ids, grid=grid)
+        bases[modality] = build_encoder(default_backbone(modality), device=dev,
+                                        dense_dim=None if kw["mode"] == "head" or modality == "image" else kw.get("dense_dim", 4096))
+        for name, run in runs[modality].items():
             if run is None: continue
             dest = out / "models" / f"{modality}-c{name}"
             if dest.exists(): shutil.rmtree(dest)
             dest.mkdir(parents=True)
             for f in ("model.pt", "config.yaml", "summary.json", "history.csv", "train.log"):
                 if (run / f).exists(): shutil.copy2(run / f, dest / f)
-            runs[name] = models[f"{modality}-c{name}"] = dest
-        indexes.update(index_groups(m, groups, runs, modality, base, dev))
+            runs[modality][name] = models[f"{modality}-c{name}"] = dest
+        indexes.update(index_groups(m, groups, runs[modality], modality, bases[modality], dev))
+        say(f"{modality}: {sum(r is not None for r in runs[modality].values())} trained model(s) indexed")
     save_index_set(indexes, out / "indexes")
-    write_text(out / "calibration.json", json.dumps(calibrate(indexes, seed=seed), indent=1))
-    info = {"format": 1, "manifest": str(Path(train_manifest).resolve()), "manifest_fingerprint": file_fingerprint(train_manifest),
+    known = cluster_of.notna().to_numpy() & is_val
+    t_route = fit_routing_temperature(feats.vectors[known], pm.centroids, cluster_of[known].astype(int)) if known.sum() else 0.05
+    cal = {"routing": t_route, "clusters": calibrate_on_validation(m, groups, runs, val_ids, bases, dev), "validation_memes": len(val_ids)}
+    write_text(out / "calibration.json", json.dumps(cal, indent=1))
+    say(f"calibration on {len(val_ids)} validation memes: routing temperature {t_route:.4f}")
+    summaries = {k: json.loads((v / "summary.json").read_text()) for k, v in models.items()}
+    info = {"format": 2, "preset": preset, "routing": "soft" if preset == "default" else "centroid",
+            "manifest": str(Path(train_manifest).resolve()), "manifest_fingerprint": file_fingerprint(train_manifest),
             "memes": len(m.rows), "classes": int(m.rows.label.nunique()), "clusters": clusters, "scale": scale, "seed": seed,
-            "protomeme_backbone": pm_enc.name, "image_backbone": default_backbone("image"), "text_backbone": default_backbone("text"),
-            "train": kw, "nproc": nproc, "device": dev, "models": {k: str(v.relative_to(out)) for k, v in models.items()},
+            "protomeme_backbone": pm_enc.name, "image_backbone": bases["image"].name, "text_backbone": bases["text"].name,
+            "backbones_used": sorted({s["backbone"] for s in summaries.values()}),
+            "train": kw, "grid_choice": {k: {"setting": v["setting"], "label": v["label"], "grid": v["grid"]} for k, v in choices.items()},
+            "selected_untrained": sorted(k for k, s in summaries.items() if s.get("selected_untrained")),
+            "validation_memes": len(val_ids), "nproc": nproc, "device": dev, "models": {k: str(v.relative_to(out)) for k, v in models.items()},
             "cluster_sizes": {k: len(v) for k, v in groups.items()}, "seconds": round(time.perf_counter() - t0, 1)}
     write_text(out / "fit.json", json.dumps(info, indent=1, default=str))
-    log(f"fit: {out} in {info['seconds']:.0f}s")
+    say(f"fit: {out} in {info['seconds']:.0f}s")
     return out
 
 # %% ../nbs/11_pipeline.ipynb #35918f75
+ROUTINGS = ("soft", "centroid", "label")
+
 @dataclass
 class FittedRun:
-    "A folder written by `fit`, loaded: its description, Protomemes, class clusters, indexes and model folders."
+    "A folder written by `fit`, loaded: its description, Protomemes, class clusters, indexes, model folders and calibration."
     folder: Path
     info: dict
     protomemes: object
     class_cluster: dict           # class -> cluster name ("1".."k")
     indexes: dict                 # (cluster, modality) -> ReferenceIndex
-    calibration: dict             # cluster -> {modality: temperature}
+    calibration: dict             # {"routing": T, "clusters": {cluster: {modality: temperature}}}
 
     def model_dir(self, modality: str, cluster: str) -> Path | None:
         d = self.folder / "models" / f"{modality}-c{cluster}"
@@ -236,164 +319,213 @@ class FittedRun:
 
     @property
     def clusters(self) -> list[str]: return [str(c + 1) for c in range(self.info["clusters"])]
+    @property
+    def temperatures(self) -> dict: return self.calibration.get("clusters", {})
+
+    def routing_rule(self, routing: str | None = None, top_m: int | None = None):
+        "The routing rule object for `routing` (None: the run's own, 'soft' for the default preset, 'centroid' for the paper's)."
+        from memeclust.protomemes import CentroidRouting, SoftRouting, LabelRouting
+        routing = routing or self.info.get("routing", "centroid")
+        if routing not in ROUTINGS: raise ValueError(f"routing must be one of {', '.join(ROUTINGS)}, got {routing!r}")
+        if routing == "soft": return SoftRouting(self.calibration.get("routing", 0.05), top_m)
+        if routing == "label": return LabelRouting({c: int(v) - 1 for c, v in self.class_cluster.items()})
+        return CentroidRouting()
 
 def load_run(folder) -> FittedRun:
-    "Load a run folder written by `fit` (a clear error names what is missing)."
+    "Load a run folder written by `fit` (a clear error names what is missing, or an outdated format)."
     import json
     from memeclust.protomemes import load_protomemes
     from memeclust.index import load_index_set
     folder = Path(folder)
     missing = [f for f in ("fit.json", "protomemes.npz", "class_clusters.json", "indexes") if not (folder / f).exists()]
     if missing: raise FileNotFoundError(f"{folder} is not a finished fit run: missing {', '.join(missing)} (run `memeclust fit` first)")
+    info = json.loads((folder / "fit.json").read_text())
+    if info.get("format", 1) < 2: raise FileNotFoundError(f"{folder} was fitted by an older memeclust (format {info.get('format', 1)}): run `memeclust fit` again")
     cal = json.loads((folder / "calibration.json").read_text()) if (folder / "calibration.json").exists() else {}
-    return FittedRun(folder, json.loads((folder / "fit.json").read_text()), load_protomemes(folder / "protomemes.npz"),
+    return FittedRun(folder, info, load_protomemes(folder / "protomemes.npz"),
                      {k: str(v) for k, v in json.loads((folder / "class_clusters.json").read_text()).items()},
                      load_index_set(folder / "indexes"), cal)
 
 def fit_summary(run: FittedRun) -> str:
     "One line saying what a fitted run is made of, and where it departs from the paper's setting."
     i, t = run.info, run.info["train"]
-    s = (f"fit: {i['memes']} reference memes, {i['classes']} classes, k = {i['clusters']} ({i['protomeme_backbone']} features); "
-         f"image {i['image_backbone']}, text {i['text_backbone']} + dense {t.get('dense_dim', 4096)}; {t['mode']} mode, lr {t['lr']}, "
-         f"at most {t['max_epochs']} epochs")
+    head = t["mode"] == "head"
+    s = (f"fit ({i.get('preset', 'paper')} preset): {i['memes']} reference memes, {i['classes']} classes, k = {i['clusters']} "
+         f"({i['protomeme_backbone']} features), {i.get('routing', 'centroid')} routing; image {i['image_backbone']}, text {i['text_backbone']}"
+         + ("" if head else f" + dense {t.get('dense_dim', 4096)}") + f"; {t['mode']} mode, selection by {t.get('select', 'loss')}")
+    choice = i.get("grid_choice") or {}
+    if choice: s += "; chosen on validation: " + ", ".join(f"{m} {c['label']}" for m, c in choice.items())
+    else: s += f", lr {t['lr']}, at most {t['max_epochs']} epochs"
+    if i.get("selected_untrained"): s += f"; untrained (epoch 0) kept for {', '.join(i['selected_untrained'])}"
     away = [f"{p} weights not available here" for p, used in (("VGG19", i["protomeme_backbone"] == "vgg19"), ("ViT-B/32", i["image_backbone"] == "vit_b_32"),
                                                               ("MiniLM-L12", i["text_backbone"] == "all-MiniLM-L12-v2")) if not used]
     return s + (f" (paper setting differs: {'; '.join(away)})" if away else "")
 
 @dataclass
-class ClusterScores:
-    "Per-class minimum distances of one cluster's queries in both modalities."
-    cluster: str
-    meme_ids: np.ndarray
-    labels: np.ndarray
-    classes: np.ndarray
-    d_image: np.ndarray           # (n, C) minimum cosine distance to each class' reference images
-    d_text: np.ndarray            # (n, C) the same for texts (inf where the cluster has no text index)
-    text_available: np.ndarray    # (n,) False for an empty text or a cluster without a text index
+class QueryScores:
+    "Per-class minimum distances of n queries over all C classes of a run, with their Protomeme membership."
+    meme_ids: np.ndarray          # (n,)
+    labels: np.ndarray            # (n,) labelled class ("?" when unknown)
+    classes: np.ndarray           # (C,) every class of the run
+    class_cluster: np.ndarray     # (C,) cluster name of each class
+    clusters: list                # cluster names: the columns of `membership`
+    membership: np.ndarray        # (n, K) routing probabilities, rows sum to 1
+    d_image: np.ndarray           # (n, C) minimum cosine distance to each class' reference images; +inf where not scored
+    d_text: np.ndarray            # (n, C) the same for texts (+inf also where a cluster has no text index)
+    text_available: np.ndarray    # (n,) False for an empty text
+    routing: str = "centroid"
 
-def _encoder(run: FittedRun, modality: str, device: str):
+def _base_encoder(run: FittedRun, modality: str, device: str):
+    "The frozen backbone the run's heads (or untrained indexes) read: no dense layer in head mode."
     from memeclust.backbones import build_encoder
-    name = run.info[f"{modality}_backbone"]
-    return build_encoder(name, device=device, dense_dim=run.info["train"].get("dense_dim", 4096) if modality == "text" else None)
+    t = run.info["train"]
+    dense = None if modality == "image" or t.get("mode") == "head" else t.get("dense_dim", 4096)
+    return build_encoder(run.info[f"{modality}_backbone"], device=device, dense_dim=dense)
 
-def route_queries(run: FittedRun, manifest: Manifest, route_by: str = "centroid", device: str = "cpu", log=print) -> pd.Series:
-    "Cluster name of each query (index: meme_id): nearest Protomeme centroid, or the labelled class' cluster."
+def _cluster_vectors(run: FittedRun, manifest: Manifest, ids: list, modality: str, cluster: str, base, base_emb, device: str):
+    "(meme ids, vectors) of `ids` embedded by `cluster`'s model: a head over `base_emb`, a trained network, or the base."
+    from memeclust.train import load_head, apply_head
+    d = run.model_dir(modality, cluster)
+    if d is not None and (d / "config.yaml").exists() and "mode: head" in (d / "config.yaml").read_text():
+        pos = pd.Series(range(len(base_emb.meme_ids)), index=base_emb.meme_ids).reindex(ids).dropna().astype(int)
+        return pos.index.to_numpy(), apply_head(load_head(d, device)[0], base_emb.vectors[pos.to_numpy()])
+    if d is None:
+        pos = pd.Series(range(len(base_emb.meme_ids)), index=base_emb.meme_ids).reindex(ids).dropna().astype(int)
+        return pos.index.to_numpy(), base_emb.vectors[pos.to_numpy()]
+    emb = embed_group(manifest, ids, d, base, device)
+    return np.asarray(emb.meme_ids, dtype=object), emb.vectors
+
+def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m: int | None = None, device: str = "cpu",
+          log=print, progress: bool = False) -> QueryScores:
+    """Route every query of `manifest` (`routing`: 'soft', 'centroid', 'label'; None: the run's) and score it in each
+    cluster it has membership in (Algorithm 2, lines 3-7). Queries whose image cannot be read are left out (their
+    manifest rejects say why). Raises FileNotFoundError when a cluster has no image index."""
     from memeclust.backbones import build_encoder, embed_manifest
-    from memeclust.protomemes import route
-    if route_by not in ("centroid", "label"): raise ValueError(f"route_by must be 'centroid' or 'label', got {route_by!r}")
-    feats = embed_manifest(manifest, build_encoder(run.info["protomeme_backbone"], device=device), progress=False)
-    out = pd.Series((route(feats.vectors, run.protomemes.centroids) + 1).astype(str), index=feats.meme_ids)
-    if route_by == "label":
-        labels = manifest.rows.set_index(manifest.rows.meme_id.astype(str)).label.astype(str).loc[out.index]
-        known = labels.map(run.class_cluster)
-        if known.isna().any(): log(f"{int(known.isna().sum())} queries have a class the run never saw: routed by centroid")
-        out = known.fillna(out)
-    return out
-
-def score(run: FittedRun, manifest: Manifest, route_by: str = "centroid", device: str = "cpu", log=print) -> dict:
-    "{cluster: ClusterScores} for every query of `manifest` (Algorithm 2, lines 3-7)."
     from memeclust.dmw import index_class_distances
-    clusters = route_queries(run, manifest, route_by, device, log)
+    rule = run.routing_rule(routing, top_m)
+    feats = embed_manifest(manifest, build_encoder(run.info["protomeme_backbone"], device=device), progress=progress)
     rows = manifest.rows.set_index(manifest.rows.meme_id.astype(str))
-    base = {m: _encoder(run, m, device) for m in ("image", "text")}
-    out = {}
-    for c in sorted(set(clusters), key=int):
-        ids = clusters.index[clusters.eq(c)].tolist()
-        idx = {m: run.indexes.get((c, m)) for m in ("image", "text")}
-        if idx["image"] is None: raise FileNotFoundError(f"{run.folder}: cluster {c} has no image index")
-        classes = np.array(sorted(set(idx["image"].classes) | (set(idx["text"].classes) if idx["text"] is not None else set())))
-        d = {}
+    ids = np.asarray(feats.meme_ids, dtype=object)
+    labels = rows.label.astype(str).loc[ids].to_numpy() if len(ids) else np.zeros(0, object)
+    M = rule.membership(feats.vectors, run.protomemes.centroids, labels) if len(ids) else np.zeros((0, len(run.clusters)))
+    classes = np.array(sorted(run.class_cluster))
+    class_cluster = np.array([run.class_cluster[c] for c in classes])
+    base = {m: _base_encoder(run, m, device) for m in ("image", "text")}
+    base_emb = {m: embed_manifest(dataclasses.replace(manifest, rows=rows.loc[ids].reset_index()), base[m], progress=progress) for m in ("image", "text")}
+    d = {m: np.full((len(ids), len(classes)), np.inf, np.float32) for m in ("image", "text")}
+    for k, c in enumerate(run.clusters):
+        sel = np.flatnonzero(M[:, k] > 0)
+        if not len(sel): continue
+        if run.indexes.get((c, "image")) is None: raise FileNotFoundError(f"{run.folder}: cluster {c} has no image index")
+        cols = np.flatnonzero(class_cluster == c)
         for m in ("image", "text"):
-            if idx[m] is None: d[m] = np.full((len(ids), len(classes)), np.inf, np.float32); continue
-            emb = embed_group(manifest, ids, run.model_dir(m, c), base[m], device)
-            pos = pd.Series(range(len(emb.meme_ids)), index=emb.meme_ids).reindex(ids)
-            ok = pos.notna().to_numpy()
-            d[m] = np.full((len(ids), len(classes)), np.inf, np.float32)      # no embedding: this modality has no say
-            if ok.any(): d[m][ok] = index_class_distances(idx[m], emb.vectors[pos[ok].to_numpy(int)], classes=classes)[0]
-            if not ok.all():
-                log(f"cluster {c}: {int((~ok).sum())} queries without a {m} embedding, scored by the other modality "
-                    f"(first: {emb.failed.iloc[0].meme_id if len(emb.failed) else ids[int(np.argmin(ok))]}: {emb.failed.iloc[0].reason if len(emb.failed) else 'missing'})")
-        text_ok = has_text(rows.text.loc[ids]) & (idx["text"] is not None) & np.isfinite(d["text"]).any(1)
-        out[c] = ClusterScores(c, np.array(ids), rows.label.astype(str).loc[ids].to_numpy(), classes, d["image"], d["text"], text_ok)
-    return out
+            idx = run.indexes.get((c, m))
+            if idx is None or not len(cols): continue
+            got, vecs = _cluster_vectors(run, manifest, list(ids[sel]), m, c, base[m], base_emb[m], device)
+            if not len(got): continue
+            where = pd.Series(range(len(ids)), index=ids).loc[got].to_numpy()
+            d[m][np.ix_(where, cols)] = index_class_distances(idx, vecs, classes=classes[cols])[0]
+    missing = {m: len(ids) - len(base_emb[m].meme_ids) for m in ("image", "text")}
+    for m, n in missing.items():
+        if n: log(f"{n} queries without a {m} embedding are scored by the other modality")
+    text_ok = has_text(rows.text.loc[ids]) if len(ids) else np.zeros(0, bool)
+    return QueryScores(ids, labels, classes, class_cluster, list(run.clusters), M, d["image"], d["text"], text_ok, rule.name)
 
 # %% ../nbs/11_pipeline.ipynb #c28e38eb
-def predict(scores: dict, k: int | None = None, calibration: dict | None = None) -> pd.DataFrame:
-    "One row per query: label, cluster, image/text predictions (nearest class), DMW (paper) with weights and top probabilities, calibrated DMW."
-    from memeclust.dmw import dmw_topk
-    parts = []
-    for c, s in scores.items():
-        has_image = np.isfinite(s.d_image).any(1)
-        ok = has_image | s.text_available          # a query neither modality could embed is left unassigned ("")
-        out = pd.DataFrame({"meme_id": s.meme_ids, "label": s.labels, "cluster": c,
-                            "image": np.where(has_image, s.classes[np.argmin(s.d_image, axis=1)], ""),
-                            "text": np.where(np.isfinite(s.d_text).any(1), s.classes[np.argmin(s.d_text, axis=1)], "")})
-        t = (calibration or {}).get(c, {})
-        for suffix, (tt, tv) in (("", (1.0, 1.0)), ("_calibrated", (t.get("text", 1.0), t.get("image", 1.0)))):
-            r = dmw_topk(s.d_text[ok], s.d_image[ok], k, temperature_text=tt, temperature_image=tv, text_available=s.text_available[ok])
-            cols = {"dmw": s.classes[r.predicted], "probability": r.probabilities.max(1), "w_text": r.w_text, "w_image": r.w_image,
-                    "p_text": r.p_text_max, "p_image": r.p_image_max}
-            for name, v in cols.items():
-                if suffix and name in ("p_text", "p_image"): continue
-                col = np.full(len(ok), "" if name == "dmw" else 0.0, dtype=object if name == "dmw" else float)
-                col[ok] = v; out[name + suffix] = col
-        parts.append(out.assign(text_available=s.text_available))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+def mix(rule, s: QueryScores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(P (n x C), w_text (n,), w_image (n,)): `rule` over every scored cluster at once, the membership as the prior.
 
-def calibrate(indexes: dict, per_class: int = 1, seed: int = 0) -> dict:
-    "A DMW temperature per (cluster, modality), fitted on the reference memes: one per class held out against the rest."
-    from memeclust.dmw import class_min_distances, fit_temperature
-    out = {}
-    for (c, m), idx in indexes.items():
-        R, labels = idx.index.reconstruct_n(0, idx.ntotal), np.asarray(idx.labels).astype(str)
-        rng = np.random.default_rng(seed)
-        held = np.zeros(len(labels), bool)
-        for lab in np.unique(labels):
-            members = np.flatnonzero(labels == lab)
-            if len(members) >= 2: held[rng.choice(members, size=min(per_class, len(members) - 1), replace=False)] = True
-        if held.sum() < 2: continue
-        d, classes = class_min_distances(R[held], R[~held], labels[~held])
-        truth = np.searchsorted(classes, labels[held])
-        out.setdefault(str(c), {})[m] = float(fit_temperature(d, truth))
+    Each class' distances are divided by its cluster's temperature (`rule.temperature`) and the log of the query's
+    membership in that cluster is subtracted, so each modality's eq. 1 becomes P(class) = P(c | meme, evidence) x
+    P(class | meme, c): the mixture over clusters, with the cluster probability the membership updated by how well the
+    meme matches that cluster's references (a cluster holding one class is not certain just because it has one). One-hot
+    membership (hard routing) gives exactly the rule within the routed cluster. Rows of P sum to 1, or to 0 for a query
+    no cluster could score."""
+    n, C = s.d_image.shape
+    pos = {c: i for i, c in enumerate(s.clusters)}
+    m = s.membership[:, [pos[c] for c in s.class_cluster]] if C else np.zeros((n, 0))
+    with np.errstate(divide="ignore"): log_m = np.log(m)
+    t_i = np.array([rule.temperature(c, "image") for c in s.class_cluster]); t_t = np.array([rule.temperature(c, "text") for c in s.class_cluster])
+    d_i, d_t = s.d_image / t_i - log_m, s.d_text / t_t - log_m          # -log 0 = +inf: an unscored cluster's classes drop out
+    has_t = np.isfinite(d_t).any(1) & s.text_available
+    ok = np.isfinite(d_i).any(1) | has_t
+    P, wt, wv = np.zeros((n, C)), np.zeros(n), np.zeros(n)
+    if ok.any():
+        r = rule.fuse(np.where(has_t[:, None], d_t, np.inf)[ok], d_i[ok], text_available=has_t[ok])
+        P[ok], wt[ok], wv[ok] = r.probabilities, r.w_text, r.w_image
+    return P, wt, wv
+
+def fusion_rules(calibration: dict | None = None, k: int | None = None) -> list:
+    "The rules every table reports: each stream alone, the paper's DMW, calibrated DMW (temperatures from validation)."
+    from memeclust.dmw import StreamRule, PaperDMW, CalibratedDMW
+    t = (calibration or {}).get("clusters")
+    return [StreamRule("image", t), StreamRule("text", t), PaperDMW(k), CalibratedDMW(t, k)]
+
+def predict(s: QueryScores, k: int | None = None, calibration: dict | None = None, rules: list | None = None) -> pd.DataFrame:
+    """One row per query: label, cluster (largest membership), membership, the membership of its class' cluster, and per rule
+    the predicted class; for the DMW rules also its probability and the modality weights (`w_text`, `w_image`)."""
+    rules = rules or fusion_rules(calibration, k)
+    top = s.membership.argmax(1) if len(s.membership) else np.zeros(0, int)
+    pos = {c: i for i, c in enumerate(s.clusters)}
+    lab_cluster = dict(zip(s.classes, s.class_cluster))
+    true_k = np.array([pos.get(lab_cluster.get(l), -1) for l in s.labels], int)
+    out = pd.DataFrame({"meme_id": s.meme_ids, "label": s.labels, "cluster": np.asarray(s.clusters, dtype=object)[top] if len(top) else [],
+                        "membership": s.membership.max(1) if len(top) else [],
+                        "class_cluster_membership": np.where(true_k >= 0, s.membership[np.arange(len(true_k)), np.maximum(true_k, 0)], np.nan)})
+    for rule in rules:
+        P, wt, wv = mix(rule, s)
+        ok = P.sum(1) > 0
+        out[rule.name] = np.where(ok, s.classes[P.argmax(1)] if len(P) else [], "")
+        if rule.name in ("dmw", "dmw_calibrated"):
+            suffix = "" if rule.name == "dmw" else "_calibrated"
+            out["probability" + suffix], out["w_text" + suffix], out["w_image" + suffix] = P.max(1) if len(P) else [], wt, wv
+    out["text_available"] = s.text_available
     return out
 
 # %% ../nbs/11_pipeline.ipynb #bbc6990c
-def metrics_summary(pred: pd.DataFrame) -> dict:
-    "The `metrics.json` shape: per method macro metrics, and the same per cluster."
+def metrics_summary(pred: pd.DataFrame, methods=("image", "text", "dmw", "dmw_calibrated")) -> dict:
+    "The `metrics.json` shape: per method macro metrics, routing recall, and the same metrics per (largest-membership) cluster."
     from memeclust.evaluate import classification_metrics
-    methods = ("image", "text", "dmw", "dmw_calibrated")
     out = {m: classification_metrics(pred.label, pred[m]) for m in methods}
+    cm = pred.class_cluster_membership
+    out["routing"] = {"recall_top1": float((cm >= pred.membership - 1e-12).mean()), "recall_used": float((cm > 0).mean())}
     out["per_cluster"] = {str(c): {m: classification_metrics(g.label, g[m]) for m in methods} | {"n": len(g)}
                           for c, g in pred.groupby("cluster", sort=True)}
     return out
 
-def evaluate(run_dir, test_manifest, out_dir, route_by: str = "centroid", k: int | None = None, device: str = "auto", log=print) -> dict:
-    "Score a labelled manifest with a fitted run; write metrics.json, predictions.csv and rejects.csv to `out_dir`."
+def evaluate(run_dir, test_manifest, out_dir, routing: str | None = None, k: int | None = None, top_m: int | None = None,
+             device: str = "auto", log=print) -> dict:
+    "Score a labelled manifest with a fitted run (`routing`: None = the run's); write metrics.json, predictions.csv and rejects.csv to `out_dir`."
     import json
     from memeclust.core import pick_device, write_text
     from memeclust.data import load_manifest
-    dev, out = pick_device(device), Path(out_dir)
+    t0, dev, out = time.perf_counter(), pick_device(device), Path(out_dir)
+    say = _stage(log, t0)
     run = load_run(run_dir)
     m = load_manifest(test_manifest)
-    log(m.summary())
+    say(m.summary())
     if len(m.rows) == 0: raise FitError(f"{test_manifest}: no usable test rows")
-    pred = predict(score(run, m, route_by, dev, log), k, run.calibration)
-    metrics = metrics_summary(pred) | {"n": len(pred), "rejected": len(m.rejects), "route_by": route_by, "k": k or "all", "run": str(run.folder)}
+    s = score(run, m, routing, top_m, dev, say, progress=True)
+    say(f"scored {len(s.meme_ids)} memes ({s.routing} routing, {int((s.membership > 0).sum())} (meme, cluster) pairs)")
+    pred = predict(s, k, run.calibration)
+    metrics = metrics_summary(pred) | {"n": len(pred), "rejected": len(m.rejects), "routing_rule": s.routing, "top_m": top_m or "all",
+                                       "k": k or "all", "run": str(run.folder), "seconds": round(time.perf_counter() - t0, 1)}
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "metrics.json", json.dumps(metrics, indent=1))
     with atomic_write(out / "predictions.csv", "w", newline="") as f:
-        pred.rename(columns={"dmw": "predicted"}).to_csv(f, index=False)
+        pred.rename(columns={"dmw_calibrated": "predicted", "dmw": "predicted_paper_dmw"}).to_csv(f, index=False)
     m.write_rejects(out / "rejects.csv")
-    log(f"evaluate: {len(pred)} memes ({len(m.rejects)} rejected); accuracy image {metrics['image']['accuracy']:.3f}, "
-        f"text {metrics['text']['accuracy']:.3f}, DMW {metrics['dmw']['accuracy']:.3f}; {out}")
+    say(f"evaluate: {len(pred)} memes ({len(m.rejects)} rejected); macro-F1 image {metrics['image']['f1']:.3f}, text {metrics['text']['f1']:.3f}, "
+        f"DMW {metrics['dmw']['f1']:.3f}, calibrated DMW {metrics['dmw_calibrated']['f1']:.3f}; routing recall {metrics['routing']['recall_top1']:.3f}; {out}")
     return metrics
 
-def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: int = 3, device: str = "auto") -> dict:
-    "Assign one meme (an image file, optionally its text) to the run's classes: JSON-able dict."
+def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: int = 3, routing: str | None = None, device: str = "auto") -> dict:
+    "Assign one meme (an image file, optionally its text) to the run's classes (calibrated DMW, the run's routing): JSON-able dict."
     import tempfile, shutil
     from memeclust.core import pick_device
     from memeclust.data import load_manifest, write_manifest, load_image
-    from memeclust.train import load_trained
+    from memeclust.dmw import CalibratedDMW
+    from memeclust.backbones import embed_manifest
     dev, run, image = pick_device(device), load_run(run_dir), Path(image)
     load_image(image)                                        # a clear error for an unreadable file
     ocr = text is None
@@ -405,21 +537,21 @@ def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: in
         write_manifest(pd.DataFrame([dict(meme_id="query", image=image.name, text=text, label="?", status="unconfirmed", source="query")]),
                        Path(tmp) / "query.csv")
         m = load_manifest(Path(tmp) / "query.csv")
-        s = next(iter(score(run, m, "centroid", dev, log=lambda *_: None).values()))
-        from memeclust.dmw import dmw_topk
-        r = dmw_topk(s.d_text, s.d_image, None, text_available=s.text_available)
-        order = np.argsort(-r.probabilities[0], kind="stable")[:top]
+        s = score(run, m, routing, None, dev, log=lambda *_: None)
+        P, wt, wv = mix(CalibratedDMW(run.temperatures), s)
+        order = np.argsort(-P[0], kind="stable")[:top]
+        c = s.clusters[int(s.membership[0].argmax())]
         near = {}
         for mod in ("image", "text"):
-            idx = run.indexes.get((s.cluster, mod))
+            idx = run.indexes.get((c, mod))
             if idx is None or (mod == "text" and not s.text_available[0]): near[mod] = []; continue
-            enc = load_trained(run.model_dir(mod, s.cluster), dev)[0] if run.model_dir(mod, s.cluster) else _encoder(run, mod, dev)
-            q = enc.embed([load_image(image)] if mod == "image" else [text])
-            nb = idx.neighbours(q, neighbours)
-            near[mod] = nb[["meme_id", "label", "similarity"]].to_dict("records")
-    return {"image": str(image), "text": text, "text_from_ocr": ocr, "cluster": s.cluster,
-            "top": [{"class": str(s.classes[i]), "probability": float(r.probabilities[0, i])} for i in order],
-            "w_text": float(r.w_text[0]), "w_image": float(r.w_image[0]), "nearest": near}
+            base = _base_encoder(run, mod, dev)
+            _, q = _cluster_vectors(run, m, ["query"], mod, c, base, embed_manifest(m, base, progress=False), dev)
+            near[mod] = idx.neighbours(q, neighbours)[["meme_id", "label", "similarity"]].to_dict("records")
+    return {"image": str(image), "text": text, "text_from_ocr": ocr, "cluster": c, "routing": s.routing,
+            "membership": {cl: round(float(v), 4) for cl, v in zip(s.clusters, s.membership[0]) if v > 0},
+            "top": [{"class": str(s.classes[i]), "probability": float(P[0, i])} for i in order],
+            "w_text": float(wt[0]), "w_image": float(wv[0]), "nearest": near}
 
 # %% ../nbs/11_pipeline.ipynb #b7afbfee
 @contextlib.contextmanager
@@ -432,13 +564,14 @@ def _locked(folder: Path):
         try: yield
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
-def experiment_predictions(sets: dict, run: FittedRun, which: str = "confirmed", device: str = "cpu", k: int | None = None) -> pd.DataFrame:
-    "Predictions for an experiment set: the held-out Confirmed memes routed by centroid, or the ImgFlip memes routed by their class."
+def experiment_predictions(sets: dict, run: FittedRun, which: str = "confirmed", device: str = "cpu", k: int | None = None,
+                           routing: str | None = None) -> pd.DataFrame:
+    "Predictions for an experiment set: the held-out Confirmed memes (the run's routing unless `routing`), or the ImgFlip memes routed by their class."
     from memeclust.data import load_manifest
     if which not in ("confirmed", "imgflip"): raise ValueError(f"which must be 'confirmed' or 'imgflip', got {which!r}")
     path = sets["confirmed_test" if which == "confirmed" else "imgflip"]
     if path is None: raise FitError(f"this corpus has no {which} memes")
-    pred = predict(score(run, load_manifest(path), "centroid" if which == "confirmed" else "label", device), k, run.calibration)
+    pred = predict(score(run, load_manifest(path), routing or (None if which == "confirmed" else "label"), device=device), k, run.calibration)
     return pred.assign(cluster=pred.cluster.astype(int))
 
 # %% ../nbs/11_pipeline.ipynb #a1dd9387
@@ -458,12 +591,13 @@ def experiment_sets(data, scale: str, seed: int = 0, workers: int = 2) -> dict:
         out[name] = write_manifest(sets[name], m.root / f"{stem}-{name}.csv") if len(sets[name]) else None
     return out
 
-def fit_cached(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", log=print) -> Path:
-    "`fit` into `runs/cache/fit/<hash of data, scale, k, seed>`, or the folder of an earlier identical fit."
+def fit_cached(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", preset: str = "default", log=print) -> Path:
+    "`fit` into `runs/cache/fit/<hash of data, scale, k, seed, preset, fit format>`, or the folder of an earlier identical fit."
     from memeclust.core import pick_device
-    key = content_hash(file_fingerprint(train_manifest), scale, clusters, seed, pick_device(device))
+    key = content_hash(file_fingerprint(train_manifest), scale, clusters, seed, pick_device(device), preset, "fit-format-2")
     out = artifact_path("fit", key)
     with _locked(out):
         if (out / "fit.json").exists() and (out / "calibration.json").exists():
             log(f"reusing the fit in {out}"); return out
-        return fit(train_manifest, out, scale=scale, clusters=clusters, seed=seed, device=device, log=log)
+        return fit(train_manifest, out, scale=scale, clusters=clusters, seed=seed, device=device, preset=preset, log=log)
+

@@ -15,8 +15,8 @@ from .core import atomic_write
 __all__ = ['PAPER_SHARES_K6', 'sphere_mixture', 'check_features', 'weighted_ward', 'exact_ward', 'micro_summary', 'Protomemes',
            'fit_protomemes', 'similarity_to_height', 'k_at_height', 'k_at_similarity', 'class_clusters',
            'assign_classes', 'class_purity', 'cosine_to_centroids', 'route', 'soft_membership', 'cluster_all',
-           'routing_accuracy', 'save_protomemes', 'load_protomemes', 'image_stats', 'cluster_profile',
-           'describe_clusters']
+           'routing_accuracy', 'CentroidRouting', 'SoftRouting', 'LabelRouting', 'fit_routing_temperature',
+           'save_protomemes', 'load_protomemes', 'image_stats', 'cluster_profile', 'describe_clusters']
 
 # %% ../nbs/05_protomemes.ipynb #8a611064
 PAPER_SHARES_K6 = (0.0770, 0.0767, 0.0965, 0.1079, 0.2091, 0.4327)  # Table 1, six clusters, "% of samples"
@@ -303,6 +303,56 @@ def cluster_all(pm: Protomemes, features, fitted) -> np.ndarray:
 def routing_accuracy(clusters, class_labels, class_cluster: dict) -> float:
     "Share of memes whose cluster is the one their class was assigned to (classes never seen count as misses)."
     return float(np.mean([c == class_cluster.get(lab, -1) for c, lab in zip(clusters, class_labels)]))
+
+# %% ../nbs/05_protomemes.ipynb #a645b5fe
+def _one_hot(idx, k: int) -> np.ndarray:
+    out = np.zeros((len(idx), k)); out[np.arange(len(idx)), np.asarray(idx, int)] = 1.0
+    return out
+
+@dataclass
+class CentroidRouting:
+    "The paper's hard routing: membership 1 on the most cosine-similar Protomeme centroid."
+    name = "centroid"
+    def membership(self, features, centroids, labels=None) -> np.ndarray:
+        "(n x k) one-hot rows for features (n x d) and centroids (k x d)."
+        return _one_hot(route(features, centroids), len(centroids))
+
+@dataclass
+class SoftRouting:
+    "Soft Protomeme membership: softmax(cosine / temperature) over the centroids, kept to the `top_m` largest (None: all)."
+    temperature: float = 0.05
+    top_m: int | None = None
+    name = "soft"
+    def membership(self, features, centroids, labels=None) -> np.ndarray:
+        "(n x k) rows summing to 1; zero outside each row's `top_m` largest. Raises ValueError for top_m < 1."
+        p = soft_membership(features, centroids, self.temperature)
+        if self.top_m is not None and self.top_m < p.shape[1]:
+            if self.top_m < 1: raise ValueError(f"top_m must be at least 1, got {self.top_m}")
+            drop = np.argsort(-p, axis=1, kind="stable")[:, self.top_m:]
+            np.put_along_axis(p, drop, 0.0, axis=1)
+            p /= p.sum(axis=1, keepdims=True)
+        return p
+
+@dataclass
+class LabelRouting:
+    "Route each meme to its labelled class' cluster (`class_cluster`: label -> cluster index from 0); unseen classes by centroid."
+    class_cluster: dict
+    name = "label"
+    def membership(self, features, centroids, labels=None) -> np.ndarray:
+        if labels is None: raise ValueError("routing by label needs the memes' labels")
+        hard = route(features, centroids)
+        known = np.array([self.class_cluster.get(str(l), -1) for l in labels])
+        return _one_hot(np.where(known >= 0, known, hard), len(centroids))
+
+def fit_routing_temperature(features, centroids, true_cluster, grid=np.geomspace(0.002, 1.0, 60)) -> float:
+    "The temperature in `grid` under which soft membership gives the true clusters (n ints from 0) the smallest mean negative log-likelihood."
+    y = np.asarray(true_cluster, int)
+    if len(y) == 0: raise ValueError("no memes with a known cluster: nothing to fit the routing temperature on")
+    s = cosine_to_centroids(features, centroids).astype(np.float64)
+    def nll(t):
+        z = s / t; top = z.max(1, keepdims=True)
+        return float(np.mean(top[:, 0] + np.log(np.exp(z - top).sum(1)) - z[np.arange(len(y)), y]))
+    return float(grid[int(np.argmin([nll(t) for t in grid]))])
 
 # %% ../nbs/05_protomemes.ipynb #de6f00ef
 _FORMAT = 1

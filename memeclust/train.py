@@ -14,17 +14,20 @@ from .data import Manifest, load_manifest, has_text
 from .backbones import Encoder, build_encoder, default_backbone, embed_manifest, Embeddings, normalise_pixels
 
 # %% auto #0
-__all__ = ['PAPER_LOSS', 'PAPER_MINER', 'PAPER_DISTANCE', 'MODES', 'LOSS_OVERRIDES', 'TrainConfig', 'TrainDataError',
-           'save_config', 'load_config', 'train_defaults', 'default_nproc', 'AnchorwiseNTXentLoss', 'make_distance',
-           'make_loss', 'make_miner', 'ClassBalancedBatches', 'EfficientNetTop', 'ViTTop', 'ResNetTop', 'TextTop',
-           'split_encoder', 'TrunkEncoder', 'trunk_encoder', 'training_rows', 'train_run', 'main', 'TrainError',
-           'launch', 'load_trained', 'embed_trained', 'without_zero_rows']
+__all__ = ['PAPER_LOSS', 'PAPER_MINER', 'PAPER_DISTANCE', 'MODES', 'HEADS', 'SELECTIONS', 'PRESETS', 'HEAD_LOSS', 'HEAD_GRID',
+           'LOSS_OVERRIDES', 'TrainConfig', 'TrainDataError', 'save_config', 'load_config', 'train_defaults',
+           'default_nproc', 'AnchorwiseNTXentLoss', 'make_distance', 'make_loss', 'make_miner', 'ClassBalancedBatches',
+           'validation_split', 'EfficientNetTop', 'ViTTop', 'ResNetTop', 'TextTop', 'split_encoder', 'TrunkEncoder',
+           'trunk_encoder', 'EmbedderHead', 'training_rows', 'validation_scores', 'train_run', 'main', 'TrainError',
+           'launch', 'load_head', 'apply_head', 'load_trained', 'embed_trained', 'without_zero_rows']
 
 # %% ../nbs/06_train.ipynb #fd6a0542
 PAPER_LOSS = {"name": "NTXentLoss", "temperature": 0.7}
 PAPER_MINER = {"name": "TripletMarginMiner", "margin": 0.7, "type_of_triplets": "all"}
 PAPER_DISTANCE = {"name": "CosineSimilarity"}
-MODES = ("full", "cached")
+MODES = ("full", "cached", "head")
+HEADS = ("linear", "residual_mlp")
+SELECTIONS = ("loss", "validation")
 
 @dataclass
 class TrainConfig:
@@ -35,9 +38,11 @@ class TrainConfig:
     meme_ids: list | None = None           # train on these memes only (a Protomeme cluster's train split); None: split == "train"
     backbone: str | None = None            # registry name; None: the paper's model if its weights are here, else the offline default
     weights: str | None = None             # explicit weights path (else resolved as in `backbones.resolve_weights`)
-    dense_dim: int | None = 4096           # text: dense layer after pooling (the paper's 4096); ignored for images
-    mode: str = "full"                     # "full" (paper) or "cached" (frozen trunk, trainable top)
+    dense_dim: int | None = 4096           # text, full/cached modes: dense layer after pooling (the paper's 4096); ignored for images and in head mode
+    mode: str = "full"                     # "full" (paper: whole backbone), "cached" (frozen trunk, trainable top) or "head" (frozen backbone, trained embedder)
     trainable_blocks: int = 2              # cached mode, images: last blocks trained
+    head: str = "linear"                   # head mode: "linear" (orthogonal init) or "residual_mlp" (x + MLP(x), last layer zero-init)
+    head_dim: int | None = None            # head mode: output dims (None: the backbone's, so epoch 0 keeps its neighbours exactly)
     loss: dict = field(default_factory=lambda: dict(PAPER_LOSS))
     miner: dict | None = field(default_factory=lambda: dict(PAPER_MINER))
     distance: dict | None = field(default_factory=lambda: dict(PAPER_DISTANCE))   # shared by loss and miner
@@ -45,7 +50,10 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_epochs: int = 0                 # linear warm-up of the learning rate (0: constant, as in the paper)
     max_epochs: int = 100
-    patience: int = 5                      # early stopping: epochs without loss improvement
+    select: str = "loss"                   # "loss" (paper: keep the lowest training loss) or "validation" (precision@1 of held-out memes; epoch 0 a candidate)
+    val_ids: list | None = None            # validation memes (among the selected ones); None: a seeded per-class slice when select="validation"
+    val_fraction: float = 0.2              # share of each class held out for validation when `val_ids` is None
+    patience: int = 5                      # early stopping: epochs without improvement of the selection measure
     min_delta: float = 1e-4                # an improvement smaller than this does not count
     batch_size: int = 32                   # global batch (all processes together)
     per_class: int = 4                     # memes per class in a batch (>= 2: every batch holds positive pairs)
@@ -58,6 +66,9 @@ class TrainConfig:
     def __post_init__(self):
         if self.modality not in ("image", "text"): raise ValueError(f"modality must be 'image' or 'text', got {self.modality!r}")
         if self.mode not in MODES: raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.head not in HEADS: raise ValueError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        if self.select not in SELECTIONS: raise ValueError(f"select must be one of {', '.join(SELECTIONS)}, got {self.select!r}")
+        if not 0 < self.val_fraction < 1: raise ValueError(f"val_fraction must lie between 0 and 1, got {self.val_fraction}")
         if self.per_class < 2: raise ValueError(f"per_class={self.per_class}: a batch needs at least 2 memes per class to hold positive pairs")
         if self.batch_size < 2 * self.per_class:
             raise ValueError(f"batch_size={self.batch_size} holds fewer than two classes of {self.per_class} memes: no negatives")
@@ -85,12 +96,35 @@ def load_config(path) -> TrainConfig:
     return TrainConfig(**d)
 
 # %% ../nbs/06_train.ipynb #0e143bda
-def train_defaults(scale: str, device: str = "cpu") -> dict:
-    "TrainConfig fields for a scale on a device: the paper's settings at `full` (or on a GPU), a CPU budget otherwise."
+PRESETS = ("default", "paper")
+HEAD_LOSS = {"name": "NTXentLoss", "temperature": 0.1}
+
+def train_defaults(scale: str, device: str = "cpu", preset: str = "default") -> dict:
+    """TrainConfig fields for a scale, device and preset.
+
+    `default`: a linear embedder head per cluster on the frozen backbone (mode `head`), NTXent at temperature 0.1 on
+    all in-batch pairs (no miner), selected on validation precision@1 with epoch 0 (the untrained backbone) a candidate.
+    `paper` (Section 4.2): NTXent(0.7) + TripletMarginMiner(0.7), AdamW 1e-5, stop after 5 epochs without training-loss
+    improvement, the whole backbone fine-tuned at `full` scale or on a GPU; on a CPU at smoke/demo the top blocks only
+    (cached mode, lr 1e-4, at most 4/10 epochs). Raises ValueError for an unknown preset."""
+    if preset not in PRESETS: raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    if preset == "default":
+        return dict(mode="head", head="linear", loss=dict(HEAD_LOSS), miner=None, lr=1e-3, weight_decay=1e-4,
+                    max_epochs=15 if scale == "smoke" else 40, patience=5, batch_size=32 if scale == "smoke" else 64, per_class=4,
+                    select="validation")
     if scale == "full" or device.startswith("cuda"):
         return dict(mode="full", lr=1e-5, max_epochs=100, patience=5, batch_size=64, per_class=4)
     if scale == "demo": return dict(mode="cached", lr=1e-4, max_epochs=10, patience=5, batch_size=64, per_class=4)
     return dict(mode="cached", lr=1e-4, max_epochs=4, patience=5, batch_size=32, per_class=4)
+
+# The small grid `pipeline.fit` chooses from on validation (default preset): each entry overrides `train_defaults`.
+HEAD_GRID = (
+    {"loss": {"name": "NTXentLoss", "temperature": 0.7}},                 # the paper's temperature
+    {"loss": {"name": "NTXentLoss", "temperature": 0.1}},
+    {"loss": {"name": "NTXentLoss", "temperature": 0.05}},
+    {"loss": {"name": "SupConLoss", "temperature": 0.1}},
+    {"loss": {"name": "NTXentLoss", "temperature": 0.1}, "lr": 1e-4},
+)
 
 # %% ../nbs/06_train.ipynb #215995b5
 def default_nproc(device: str = "auto") -> int:
@@ -195,6 +229,23 @@ class ClassBalancedBatches:
         return (f"{len(self.labels)} memes, {len(self.classes)} classes in batches ({self.batch_size} = up to "
                 f"{self.batch_size // self.per_class} classes x {self.per_class}), {len(self)} steps per epoch"
                 + (f"; {len(self.singletons)} classes with a single meme are left out of the batches" if len(self.singletons) else ""))
+
+# %% ../nbs/06_train.ipynb #0533cb80
+def validation_split(meme_ids, labels, fraction: float = 0.2, seed: int = 0, min_left: int = 2) -> tuple[list, int]:
+    """(validation meme ids, number of classes too small to spare one) for memes `meme_ids` with classes `labels`.
+
+    Per class of n memes: max(1, round(fraction * n)) memes, at most n - `min_left`, drawn with a generator seeded by
+    (seed, CRC32 of the label): independent of the other classes. Raises ValueError if the lengths differ."""
+    import zlib
+    ids, labs = np.asarray([str(i) for i in meme_ids], dtype=object), np.asarray([str(l) for l in labels], dtype=object)
+    if len(ids) != len(labs): raise ValueError(f"{len(ids)} meme ids but {len(labs)} labels")
+    val, small = [], 0
+    for lab in sorted(set(labs)):
+        members = np.sort(ids[labs == lab])
+        take = min(max(1, round(fraction * len(members))), len(members) - min_left)
+        if take < 1: small += 1; continue
+        val += list(np.random.default_rng([seed, zlib.crc32(lab.encode())]).choice(members, take, replace=False))
+    return sorted(val), small
 
 # %% ../nbs/06_train.ipynb #5e4bd26a
 def _frozen_bn(module: nn.Module, dropout: bool) -> nn.Module:
@@ -316,6 +367,34 @@ def trunk_encoder(encoder: Encoder, trainable_blocks: int = 2) -> tuple:
         shape = tuple(trunk(probe if encoder.modality == "image" else dict(probe)).shape[1:])
     return TrunkEncoder(encoder, trunk, shape, what), top, what
 
+# %% ../nbs/06_train.ipynb #7b1a8290
+class EmbedderHead(nn.Module):
+    """A trainable embedder on frozen backbone embeddings: (n, dim_in) float -> (n, dim_out) unit-norm float.
+
+    `kind="linear"`: one bias-free linear map, orthogonally initialised (with dim_out == dim_in it preserves every
+    cosine, so the backbone's neighbours); `kind="residual_mlp"`: x + W2 relu(W1 x) with W2 zero at start (identity).
+    Raises ValueError for an unknown kind, or a residual head whose dim_out differs from dim_in."""
+    def __init__(self, dim_in: int, dim_out: int | None = None, kind: str = "linear", seed: int = 0):
+        super().__init__()
+        dim_out = dim_out or dim_in
+        self.kind, self.dim_in, self.dim_out = kind, dim_in, dim_out
+        g = torch.Generator().manual_seed(seed)
+        if kind == "linear":
+            self.proj = nn.Linear(dim_in, dim_out, bias=False)
+            nn.init.orthogonal_(self.proj.weight, generator=g)     # orthonormal rows (or columns when dim_out > dim_in)
+        elif kind == "residual_mlp":
+            if dim_out != dim_in: raise ValueError(f"a residual head keeps the size: dim_out {dim_out} != dim_in {dim_in}")
+            self.mlp = nn.Sequential(nn.Linear(dim_in, dim_in), nn.ReLU(), nn.Linear(dim_in, dim_in))
+            nn.init.zeros_(self.mlp[2].weight); nn.init.zeros_(self.mlp[2].bias)
+        else: raise ValueError(f"head must be one of {', '.join(HEADS)}, got {kind!r}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float()
+        return F.normalize(self.proj(x) if self.kind == "linear" else x + self.mlp(x), dim=1)
+
+    @property
+    def spec(self) -> dict: return {"kind": self.kind, "dim_in": self.dim_in, "dim_out": self.dim_out}
+
 # %% ../nbs/06_train.ipynb #fcfeaa4f
 def _dist_env() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
@@ -360,7 +439,7 @@ def _device(cfg: TrainConfig, local_rank: int) -> torch.device:
 # %% ../nbs/06_train.ipynb #6e632fca
 @dataclass
 class _Inputs:
-    "Training inputs: cached trunk activations (a tensor), or the manifest rows to load per batch (full mode)."
+    "Training inputs: precomputed vectors (cached trunk activations, or backbone embeddings in head mode), or the manifest rows to load per batch (full mode)."
     features: torch.Tensor | None
     manifest: Manifest
     encoder: Encoder
@@ -388,11 +467,65 @@ def _trainable_state(module: nn.Module, names: list[str]) -> dict:
     sd = module.state_dict()
     return {k: sd[k].detach().cpu().clone() for k in names}
 
+_FROZEN_ENCODERS: dict = {}
+def _frozen_encoder(backbone: str, weights, seed: int) -> Encoder:
+    "One frozen backbone per process for head-mode runs (several clusters and grid points train one after another)."
+    key = (backbone, str(weights), seed)
+    if key not in _FROZEN_ENCODERS: _FROZEN_ENCODERS[key] = build_encoder(backbone, weights, seed=seed)
+    return _FROZEN_ENCODERS[key]
+
+# %% ../nbs/06_train.ipynb #2efcacac
+def validation_scores(queries, query_labels, references, reference_labels) -> dict:
+    """precision@1 and MAP@R of `queries` (n x d) against `references` (m x d), cosine, via PML's AccuracyCalculator.
+
+    Labels are integer class numbers (n,) and (m,). Returns {"precision_at_1", "map_at_r", "n"}; NaN scores for no queries."""
+    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+    if len(queries) == 0: return {"precision_at_1": float("nan"), "map_at_r": float("nan"), "n": 0}
+    q, r = F.normalize(torch.as_tensor(queries).float(), dim=1), F.normalize(torch.as_tensor(references).float(), dim=1)
+    calc = AccuracyCalculator(include=("precision_at_1", "mean_average_precision_at_r"), k="max_bin_count", device=torch.device("cpu"))
+    acc = calc.get_accuracy(q, torch.as_tensor(query_labels), r, torch.as_tensor(reference_labels), ref_includes_query=False)
+    return {"precision_at_1": float(acc["precision_at_1"]), "map_at_r": float(acc["mean_average_precision_at_r"]), "n": len(q)}
+
 # %% ../nbs/06_train.ipynb #2e837c06
-def train_run(cfg: TrainConfig, resume: bool = False) -> dict:
-    "Train one run in this process (one rank when launched by torchrun); returns the run's summary (rank 0 writes it)."
+@dataclass
+class _Run:
+    "What one training process carries through the stages of `train_run`."
+    cfg: TrainConfig
+    out: Path
+    log: object
+    rank: int
+    world: int
+    device: torch.device
+    resuming: bool
+    manifest: Manifest | None = None
+    y: np.ndarray | None = None                 # class number per manifest row
+    train_idx: np.ndarray | None = None         # rows the batches draw from
+    val_idx: np.ndarray | None = None           # validation rows (queries against the training rows)
+    n_classes: int = 0
+    notes: list = field(default_factory=list)
+    sampler: ClassBalancedBatches | None = None
+    backbone: str = ""
+    encoder: Encoder | None = None
+    model: nn.Module | None = None              # what trains: the whole encoder, its top (cached) or a head
+    dim: int = 0                                # output size of `model`
+    trainable: str = ""
+    names: list = field(default_factory=list)   # the trainable parameters' names (what checkpoints hold)
+    inputs: _Inputs | None = None
+    loss_fn: object = None
+    miner: object = None
+    opt: object = None
+    sched: object = None
+    net: nn.Module | None = None                # `model`, wrapped in DDP when distributed
+    state: dict = field(default_factory=dict)
+
+    @property
+    def distributed(self) -> bool: return self.world > 1
+    @property
+    def by_validation(self) -> bool: return self.cfg.select == "validation" and self.val_idx is not None and len(self.val_idx) > 0
+
+def _setup(cfg: TrainConfig, resume: bool):
+    "The run folder, logging and process group; or the summary of a finished run with the same config (reused)."
     import torch.distributed as dist
-    from pytorch_metric_learning.utils import distributed as pml_dist
     rank, world, local_rank = _dist_env()
     out = Path(cfg.out_dir); out.mkdir(parents=True, exist_ok=True)
     log = _log(rank, out / "train.log")
@@ -400,125 +533,214 @@ def train_run(cfg: TrainConfig, resume: bool = False) -> dict:
     if (out / "model.pt").exists() and (out / "summary.json").exists():
         summary = json.loads((out / "summary.json").read_text())
         if summary.get("config_key") == cfg.key:
-            log(f"{out.name}: already trained ({summary['epochs']} epochs, best loss {summary['best_loss']:.4f}); reusing")
+            log(f"{out.name}: already trained ({summary['epochs']} epochs, selected epoch {summary['best_epoch']}); reusing")
             return summary
     if rank == 0 and not resuming:                       # a fresh start: nothing of an earlier run may be mistaken for this one
         for f in ("last.pt", "best.pt", "model.pt", "summary.json", "history.csv", "train.log"): (out / f).unlink(missing_ok=True)
     device = _device(cfg, local_rank)
-    distributed = world > 1
-    if distributed and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if world > 1 and not dist.is_initialized(): dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cuda": torch.cuda.set_device(device)
     if rank == 0: save_config(cfg, out / "config.yaml")
+    return _Run(cfg, out, log, rank, world, device, resuming)
 
-    manifest, notes = training_rows(cfg)
-    rows = manifest.rows
-    for n in notes: log(f"note: {n}")
-    classes = sorted(rows.label.astype(str).unique())
-    y = rows.label.astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy()
-    sampler = ClassBalancedBatches(y, cfg.batch_size, cfg.per_class, cfg.seed, cfg.steps_per_epoch)
-    if cfg.batch_size % world: raise TrainDataError(f"batch_size={cfg.batch_size} does not split over {world} processes")
-    backbone = cfg.backbone or default_backbone(cfg.modality)
-    encoder = build_encoder(backbone, cfg.weights, dense_dim=cfg.dense_dim if cfg.modality == "text" else None, seed=cfg.seed).to(device)
-    if encoder.is_random_init: raise TrainDataError(f"{backbone} has random weights: tables never report numbers from it")
-    log(f"run {out.name}: {cfg.modality} stream, {encoder}, mode {cfg.mode}, {world} process(es) on {device}, "
-        f"{'gloo' if distributed and device.type == 'cpu' else 'nccl' if distributed else 'no process group'}")
-    log(f"sampler: {sampler.describe()}")
-
-    if cfg.mode == "cached":
-        trunk, model, what = trunk_encoder(encoder, cfg.trainable_blocks)
-        log(f"cached mode: {what}")
-        emb = embed_manifest(manifest, trunk, progress=False) if rank == 0 else None   # rank 0 fills the trunk cache
-        if distributed: dist.barrier()
-        if emb is None: emb = embed_manifest(manifest, trunk, progress=False)          # the other ranks read it
-        if len(emb.failed):
-            for r in emb.failed.itertuples(): log(f"left out {r.meme_id}: {r.reason}")
-            keep = rows.meme_id.astype(str).isin(emb.meme_ids).to_numpy()
-            y = y[keep]; rows = rows[keep].reset_index(drop=True); manifest = dataclasses.replace(manifest, rows=rows)
-            sampler = ClassBalancedBatches(y, cfg.batch_size, cfg.per_class, cfg.seed, cfg.steps_per_epoch)
-        inputs = _Inputs(torch.from_numpy(emb.vectors).view(-1, *trunk.shape), manifest, encoder)
-        for p in encoder.parameters(): p.requires_grad_(False)
-        for p in model.parameters(): p.requires_grad_(True)
+def _inputs(run: _Run) -> None:
+    "Training memes, encoder, the trainable module and what it reads, the validation slice and the sampler."
+    import torch.distributed as dist
+    cfg, log = run.cfg, run.log
+    manifest, run.notes = training_rows(cfg)
+    for n in run.notes: log(f"note: {n}")
+    run.backbone = cfg.backbone or default_backbone(cfg.modality)
+    enc = (_frozen_encoder(run.backbone, cfg.weights, cfg.seed) if cfg.mode == "head" else
+           build_encoder(run.backbone, cfg.weights, dense_dim=cfg.dense_dim if cfg.modality == "text" else None, seed=cfg.seed)).to(run.device)
+    if enc.is_random_init: raise TrainDataError(f"{run.backbone} has random weights: tables never report numbers from it")
+    features = None
+    if cfg.mode == "full": run.model, run.trainable, run.dim = enc, "whole network", enc.dim
     else:
-        model, inputs = encoder, _Inputs(None, manifest, encoder)
-    names = [k for k, p in model.named_parameters() if p.requires_grad]
+        if cfg.mode == "cached": source, run.model, run.trainable = trunk_encoder(enc, cfg.trainable_blocks); run.dim = enc.dim
+        else:
+            source, run.model = enc, EmbedderHead(enc.dim, cfg.head_dim, cfg.head, seed=cfg.seed).to(run.device)
+            run.dim, run.trainable = run.model.dim_out, f"{cfg.head} head {enc.dim}->{run.model.dim_out} on the frozen {enc.name} embedding"
+        emb = embed_manifest(manifest, source, progress=False) if run.rank == 0 else None   # rank 0 fills the cache
+        if run.distributed: dist.barrier()
+        if emb is None: emb = embed_manifest(manifest, source, progress=False)              # the other ranks read it
+        for r in emb.failed.itertuples(): log(f"left out {r.meme_id}: {r.reason}")
+        if len(emb.failed):
+            rows = manifest.rows
+            manifest = dataclasses.replace(manifest, rows=rows[rows.meme_id.astype(str).isin(emb.meme_ids)].reset_index(drop=True))
+        features = torch.from_numpy(emb.vectors).view(-1, *(source.shape if cfg.mode == "cached" else (enc.dim,)))
+        for p in enc.parameters(): p.requires_grad_(False)
+        for p in run.model.parameters(): p.requires_grad_(True)
+    rows = manifest.rows
+    classes = sorted(rows.label.astype(str).unique())
+    run.y, run.n_classes = rows.label.astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy(), len(classes)
+    ids, val, n_notes = rows.meme_id.astype(str).to_numpy(), [], len(run.notes)
+    if cfg.select == "validation":
+        if cfg.val_ids is not None: val = sorted(set(map(str, cfg.val_ids)) & set(ids))
+        else:
+            val, small = validation_split(ids, rows.label, cfg.val_fraction, cfg.seed)
+            if small: run.notes.append(f"{small} classes too small to spare a validation meme stay whole in training")
+        if not val: run.notes.append("no validation memes: selection falls back to the training loss")
+    is_val = np.isin(ids, val)
+    run.train_idx, run.val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+    run.sampler = ClassBalancedBatches(run.y[run.train_idx], cfg.batch_size, cfg.per_class, cfg.seed, cfg.steps_per_epoch)
+    if cfg.batch_size % run.world: raise TrainDataError(f"batch_size={cfg.batch_size} does not split over {run.world} processes")
+    run.manifest, run.encoder, run.inputs = manifest, enc, _Inputs(features, manifest, enc)
+    run.names = [k for k, p in run.model.named_parameters() if p.requires_grad]
+    log(f"run {run.out.name}: {cfg.modality} stream, {enc}, mode {cfg.mode} ({run.trainable}), {run.world} process(es) on {run.device}, "
+        f"{'gloo' if run.distributed and run.device.type == 'cpu' else 'nccl' if run.distributed else 'no process group'}")
+    log(f"sampler: {run.sampler.describe()}; selection: "
+        + (f"validation precision@1 on {len(run.val_idx)} held-out memes" if run.by_validation else "training loss (the paper's rule)"))
+    for n in run.notes[n_notes:]: log(f"note: {n}")
 
-    loss_fn = make_loss(cfg.loss, cfg.distance, num_classes=len(classes), embedding_size=encoder.dim).to(device)
-    miner = make_miner(cfg.miner, cfg.distance)
-    params = [p for p in model.parameters() if p.requires_grad] + list(loss_fn.parameters())
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: min(1.0, (e + 1) / cfg.warmup_epochs) if cfg.warmup_epochs else 1.0)
+def _objective(run: _Run) -> None:
+    "Loss, miner, optimiser and scheduler; DDP and PML's distributed wrappers when several processes train."
+    from pytorch_metric_learning.utils import distributed as pml_dist
+    cfg = run.cfg
+    run.loss_fn = make_loss(cfg.loss, cfg.distance, num_classes=run.n_classes, embedding_size=run.dim).to(run.device)
+    run.miner = make_miner(cfg.miner, cfg.distance)
+    params = [p for p in run.model.parameters() if p.requires_grad] + list(run.loss_fn.parameters())
+    run.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    run.sched = torch.optim.lr_scheduler.LambdaLR(run.opt, lambda e: min(1.0, (e + 1) / cfg.warmup_epochs) if cfg.warmup_epochs else 1.0)
     # full mode: a backbone may hold parameters the embedding never uses (EfficientNet's classifier head, BERT's pooler);
     # DDP must be told, or it waits for their gradients forever
-    net = (nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
-                                               find_unused_parameters=cfg.mode == "full") if distributed else model)
-    if distributed: loss_fn, miner = pml_dist.DistributedLossWrapper(loss_fn), (pml_dist.DistributedMinerWrapper(miner) if miner else None)
+    run.net = (nn.parallel.DistributedDataParallel(run.model, device_ids=[run.device.index] if run.device.type == "cuda" else None,
+                                                   find_unused_parameters=cfg.mode == "full") if run.distributed else run.model)
+    if run.distributed:
+        run.loss_fn = pml_dist.DistributedLossWrapper(run.loss_fn)
+        run.miner = pml_dist.DistributedMinerWrapper(run.miner) if run.miner else None
 
-    state = {"epoch": 0, "best_loss": math.inf, "best_epoch": 0, "bad_epochs": 0, "history": []}
-    torch.manual_seed(cfg.seed * 1000 + rank)    # dropout masks depend on (seed, rank) only, not on what set-up consumed
-    if resuming:
+def _to(x, device):
+    return x.to(device) if torch.is_tensor(x) else {k: v.to(device) if torch.is_tensor(v) else v for k, v in x.items()}
+
+def _embed_rows(run: _Run, idx: np.ndarray) -> torch.Tensor:
+    "Embeddings (len(idx) x dim, CPU float) of manifest rows `idx` by the model as it stands (eval mode)."
+    out = []
+    with torch.inference_mode():
+        for s in range(0, len(idx), 256):
+            e = run.model(_to(run.inputs.batch(idx[s:s + 256]), run.device))
+            out.append((e["sentence_embedding"] if isinstance(e, dict) else e).float().cpu())
+    return torch.cat(out) if out else torch.zeros(0, run.dim)
+
+def _validate(run: _Run) -> dict:
+    "precision@1 and MAP@R of the validation rows against the training rows (`validation_scores`)."
+    was = run.model.training; run.model.eval()
+    v = validation_scores(_embed_rows(run, run.val_idx), run.y[run.val_idx], _embed_rows(run, run.train_idx), run.y[run.train_idx])
+    run.model.train(was)
+    return v
+
+def _better(v: dict, best: dict | None, min_delta: float) -> bool:
+    "Validation scores `v` beat `best`: higher precision@1, or equal precision@1 and higher MAP@R."
+    if best is None: return True
+    p, bp = v["precision_at_1"], best["precision_at_1"]
+    return p > bp + min_delta or (p >= bp - 1e-12 and v["map_at_r"] > best["map_at_r"] + min_delta)
+
+def _start(run: _Run, resume: bool) -> None:
+    "Fresh state (epoch 0 scored and kept as a candidate when selecting on validation) or the state of `last.pt`."
+    cfg, out = run.cfg, run.out
+    run.state = {"epoch": 0, "best_loss": math.inf, "best_epoch": 0, "best_val": None, "epoch0_val": None, "bad_epochs": 0, "history": []}
+    torch.manual_seed(cfg.seed * 1000 + run.rank)    # dropout masks depend on (seed, rank) only, not on what set-up consumed
+    if run.resuming:
         ck = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
         if ck["config_key"] != cfg.key: raise TrainDataError(f"{out}/last.pt belongs to another config; start a fresh folder")
-        model.load_state_dict(ck["model"], strict=False); opt.load_state_dict(ck["optimizer"]); sched.load_state_dict(ck["scheduler"])
-        if ck.get("loss"): (loss_fn.loss if distributed else loss_fn).load_state_dict(ck["loss"])
-        state = ck["state"]
-        rng_file = out / f"rng-rank{rank}.pt"
-        if rng_file.exists() and (r := torch.load(rng_file, weights_only=True))["epoch"] == state["epoch"]: _set_rng_state(r["rng"])
-        else: log(f"note: no RNG state of rank {rank} for epoch {state['epoch']}; dropout masks will differ from an uninterrupted run")
-        log(f"resumed after epoch {state['epoch']} (best loss {state['best_loss']:.4f} at epoch {state['best_epoch']})")
+        run.model.load_state_dict(ck["model"], strict=False); run.opt.load_state_dict(ck["optimizer"]); run.sched.load_state_dict(ck["scheduler"])
+        if ck.get("loss"): (run.loss_fn.loss if run.distributed else run.loss_fn).load_state_dict(ck["loss"])
+        run.state = ck["state"]
+        rng_file = out / f"rng-rank{run.rank}.pt"
+        if rng_file.exists() and (r := torch.load(rng_file, weights_only=True))["epoch"] == run.state["epoch"]: _set_rng_state(r["rng"])
+        else: run.log(f"note: no RNG state of rank {run.rank} for epoch {run.state['epoch']}; dropout masks will differ from an uninterrupted run")
+        run.log(f"resumed after epoch {run.state['epoch']} (selected so far: epoch {run.state['best_epoch']})")
+    elif run.by_validation:
+        v = _validate(run)
+        run.state.update(best_val=v, epoch0_val=v)
+        run.state["history"].append({"epoch": 0, "loss": float("nan"), "val_precision_at_1": v["precision_at_1"], "val_map_at_r": v["map_at_r"]})
+        if run.rank == 0: _save({"model": _trainable_state(run.model, run.names), "epoch": 0, "loss": None}, out / "best.pt")
+        run.log(f"epoch 0 (untrained): validation precision@1 {v['precision_at_1']:.4f}, MAP@R {v['map_at_r']:.4f} on {v['n']} memes *")
 
-    t_run = time.perf_counter()
-    while state["epoch"] < cfg.max_epochs and state["bad_epochs"] < cfg.patience:
-        epoch = state["epoch"] + 1
-        _frozen_bn(model, cfg.dropout)
-        t0, losses, n_pairs = time.perf_counter(), [], 0
-        for gb in sampler.epoch(epoch):
-            idx = ClassBalancedBatches.local(gb, rank, world)
-            x = inputs.batch(idx)
-            x = x.to(device) if torch.is_tensor(x) else {k: v.to(device) if torch.is_tensor(v) else v for k, v in x.items()}
-            emb = net(x)
-            emb = emb["sentence_embedding"] if isinstance(emb, dict) else emb
-            labels = torch.as_tensor(y[idx], device=device)
-            tuples = miner(emb, labels) if miner is not None else None
-            if tuples is not None: n_pairs += len(tuples[0])
-            loss = loss_fn(emb, labels, tuples)
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-            losses.append(loss.item() / world)
-        sched.step()
-        ep_loss = float(np.mean(losses))
-        improved = ep_loss < state["best_loss"] - cfg.min_delta
-        state["epoch"] = epoch
-        if improved: state.update(best_loss=ep_loss, best_epoch=epoch, bad_epochs=0)
-        else: state["bad_epochs"] += 1
-        dt = time.perf_counter() - t0
-        state["history"].append({"epoch": epoch, "loss": ep_loss, "lr": opt.param_groups[0]["lr"], "seconds": round(dt, 3),
-                                 "samples_per_s": round(len(sampler) * cfg.batch_size / dt, 1), "mined": n_pairs})
-        _save({"epoch": epoch, "rng": _rng_state()}, out / f"rng-rank{rank}.pt")
-        if distributed: dist.barrier()
-        if rank == 0:
-            if improved: _save({"model": _trainable_state(model, names), "epoch": epoch, "loss": ep_loss}, out / "best.pt")
-            _save({"config_key": cfg.key, "model": _trainable_state(model, names), "optimizer": opt.state_dict(),
-                   "scheduler": sched.state_dict(), "loss": (loss_fn.loss if distributed else loss_fn).state_dict(),
-                   "state": state, "sampler": {"seed": cfg.seed, "next_epoch": epoch + 1}}, out / "last.pt")
-        log(f"epoch {epoch}: loss {ep_loss:.4f} ({dt:.1f}s, {len(sampler)} steps, {n_pairs} mined triplets/epoch on rank {rank})"
-            + (" *" if improved else f"; {state['bad_epochs']}/{cfg.patience} without improvement"))
-        if distributed: dist.barrier()
+def _epoch(run: _Run, epoch: int) -> dict:
+    "One epoch of class-balanced batches; its history row (loss, lr, time, mined tuples, validation scores)."
+    cfg = run.cfg
+    _frozen_bn(run.model, cfg.dropout)
+    t0, losses, n_pairs = time.perf_counter(), [], 0
+    for gb in run.sampler.epoch(epoch):
+        idx = run.train_idx[ClassBalancedBatches.local(gb, run.rank, run.world)]
+        emb = run.net(_to(run.inputs.batch(idx), run.device))
+        emb = emb["sentence_embedding"] if isinstance(emb, dict) else emb
+        labels = torch.as_tensor(run.y[idx], device=run.device)
+        tuples = run.miner(emb, labels) if run.miner is not None else None
+        if tuples is not None: n_pairs += len(tuples[0])
+        loss = run.loss_fn(emb, labels, tuples)
+        run.opt.zero_grad(set_to_none=True); loss.backward(); run.opt.step()
+        losses.append(loss.item() / run.world)
+    run.sched.step()
+    dt = time.perf_counter() - t0
+    rec = {"epoch": epoch, "loss": float(np.mean(losses)), "lr": run.opt.param_groups[0]["lr"], "seconds": round(dt, 3),
+           "samples_per_s": round(len(run.sampler) * cfg.batch_size / dt, 1), "mined": n_pairs if run.miner is not None else None}
+    if run.by_validation:
+        v = _validate(run); rec.update(val_precision_at_1=v["precision_at_1"], val_map_at_r=v["map_at_r"])
+    return rec
 
-    stopped = "early stopping" if state["bad_epochs"] >= cfg.patience else "max_epochs"
-    summary = {"run": out.name, "config_key": cfg.key, "modality": cfg.modality, "backbone": backbone, "weights": encoder.weights_source,
-               "mode": cfg.mode, "trainable": (what if cfg.mode == "cached" else "whole network"), "world_size": world,
-               "device": str(device), "classes": len(classes), "memes": len(rows), "epochs": state["epoch"],
-               "best_epoch": state["best_epoch"], "best_loss": state["best_loss"], "stopped_by": stopped,
-               "seconds": round(time.perf_counter() - t_run, 1), "notes": notes}
-    if rank == 0:
-        if not (out / "best.pt").exists(): raise TrainDataError(f"the loss never improved on infinity (NaN?): {state['history'][:3]}")
+def _checkpoint(run: _Run, rec: dict) -> None:
+    "Apply the selection rule to an epoch's history row; write best.pt, last.pt and every rank's RNG state."
+    import torch.distributed as dist
+    cfg, st, epoch = run.cfg, run.state, rec["epoch"]
+    if run.by_validation:
+        v = {"precision_at_1": rec["val_precision_at_1"], "map_at_r": rec["val_map_at_r"], "n": len(run.val_idx)}
+        improved = _better(v, st["best_val"], cfg.min_delta)
+        if improved: st.update(best_val=v)
+    else: improved = rec["loss"] < st["best_loss"] - cfg.min_delta
+    st["epoch"] = epoch
+    if rec["loss"] < st["best_loss"]: st["best_loss"] = rec["loss"]
+    if improved: st.update(best_epoch=epoch, bad_epochs=0)
+    else: st["bad_epochs"] += 1
+    st["history"].append(rec)
+    _save({"epoch": epoch, "rng": _rng_state()}, run.out / f"rng-rank{run.rank}.pt")
+    if run.distributed: dist.barrier()
+    if run.rank == 0:
+        if improved: _save({"model": _trainable_state(run.model, run.names), "epoch": epoch, "loss": rec["loss"]}, run.out / "best.pt")
+        _save({"config_key": cfg.key, "model": _trainable_state(run.model, run.names), "optimizer": run.opt.state_dict(),
+               "scheduler": run.sched.state_dict(), "loss": (run.loss_fn.loss if run.distributed else run.loss_fn).state_dict(),
+               "state": st, "sampler": {"seed": cfg.seed, "next_epoch": epoch + 1}}, run.out / "last.pt")
+    val = f", validation precision@1 {rec['val_precision_at_1']:.4f} MAP@R {rec['val_map_at_r']:.4f}" if run.by_validation else ""
+    mined = f", {rec['mined']} mined tuples on rank {run.rank}" if rec["mined"] is not None else ""
+    run.log(f"epoch {epoch}: loss {rec['loss']:.4f}{val} ({rec['seconds']:.1f}s, {len(run.sampler)} steps{mined})"
+            + (" *" if improved else f"; {st['bad_epochs']}/{cfg.patience} without improvement"))
+    if run.distributed: dist.barrier()
+
+def _finish(run: _Run) -> dict:
+    "model.pt (the selected epoch's trainable weights), history.csv and summary.json; the summary."
+    import torch.distributed as dist
+    cfg, st, out = run.cfg, run.state, run.out
+    stopped = "early stopping" if st["bad_epochs"] >= cfg.patience else "max_epochs"
+    untrained = run.by_validation and st["best_epoch"] == 0
+    summary = {"run": out.name, "config_key": cfg.key, "modality": cfg.modality, "backbone": run.backbone, "weights": run.encoder.weights_source,
+               "mode": cfg.mode, "trainable": run.trainable, "world_size": run.world, "device": str(run.device), "classes": run.n_classes,
+               "memes": len(run.train_idx), "epochs": st["epoch"], "best_epoch": st["best_epoch"],
+               "best_loss": st["best_loss"] if math.isfinite(st["best_loss"]) else None, "stopped_by": stopped,
+               "select": "validation" if run.by_validation else "loss", "selected_untrained": untrained,
+               "val": st["best_val"], "val_epoch0": st["epoch0_val"], "loss_spec": cfg.loss, "lr": cfg.lr,
+               "seconds": round(time.perf_counter() - st["t_run"], 1), "notes": run.notes}
+    if run.rank == 0:
+        if not (out / "best.pt").exists(): raise TrainDataError(f"the loss never improved on infinity (NaN?): {st['history'][:3]}")
         best = torch.load(out / "best.pt", weights_only=True)["model"]
-        _save({"model": best, "backbone": backbone, "config_key": cfg.key}, out / "model.pt")
-        pd.DataFrame(state["history"]).to_csv(out / "history.csv", index=False)
+        _save({"model": best, "backbone": run.backbone, "config_key": cfg.key,
+               "head": run.model.spec if cfg.mode == "head" else None}, out / "model.pt")
+        pd.DataFrame(st["history"]).to_csv(out / "history.csv", index=False)
         write_text(out / "summary.json", json.dumps(summary, indent=1))
-        log(f"done: {state['epoch']} epochs ({stopped}), best loss {state['best_loss']:.4f} at epoch {state['best_epoch']}")
-    if distributed: dist.barrier()
+        if untrained: run.log(f"no epoch beat epoch 0 on validation: the untrained {'head' if cfg.mode == 'head' else 'model'} is what gets indexed")
+        run.log(f"done: {st['epoch']} epochs ({stopped}), selected epoch {st['best_epoch']}"
+                + (f" (validation precision@1 {st['best_val']['precision_at_1']:.4f})" if run.by_validation else f" (loss {st['best_loss']:.4f})"))
+    if run.distributed: dist.barrier()
     return summary
+
+def train_run(cfg: TrainConfig, resume: bool = False) -> dict:
+    "Train one run in this process (one rank when launched by torchrun); returns the run's summary (rank 0 writes it)."
+    run = _setup(cfg, resume)
+    if isinstance(run, dict): return run                   # an identical finished run
+    _inputs(run); _objective(run); _start(run, resume)
+    run.state["t_run"] = time.perf_counter()
+    while run.state["epoch"] < cfg.max_epochs and run.state["bad_epochs"] < cfg.patience:
+        _checkpoint(run, _epoch(run, run.state["epoch"] + 1))
+    return _finish(run)
 
 # %% ../nbs/06_train.ipynb #661f11b1
 def main(argv: list[str] | None = None) -> None:
@@ -568,11 +790,31 @@ def launch(configs: list[TrainConfig], nproc: int = 1, resume: bool = True, log=
     return [json.loads((Path(c.out_dir) / "summary.json").read_text()) for c in configs]
 
 # %% ../nbs/06_train.ipynb #5c42143e
-def load_trained(run_dir, device: str = "cpu") -> tuple[Encoder, TrainConfig]:
-    "(encoder with the run's trained weights, its config) from a finished run folder."
+def load_head(run_dir, device: str = "cpu") -> tuple[EmbedderHead, TrainConfig, str]:
+    "(trained head, config, backbone name) of a head-mode run folder. Raises FileNotFoundError / ValueError for an unfinished or other-mode run."
     run_dir = Path(run_dir)
     if not (run_dir / "model.pt").exists(): raise FileNotFoundError(f"{run_dir} has no model.pt: the run did not finish (resume it with launch(..., resume=True))")
     cfg = load_config(run_dir / "config.yaml")
+    ck = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
+    if cfg.mode != "head" or not ck.get("head"): raise ValueError(f"{run_dir} is a {cfg.mode}-mode run, not a head")
+    h = ck["head"]
+    head = EmbedderHead(h["dim_in"], h["dim_out"], h["kind"], seed=cfg.seed)
+    head.load_state_dict(ck["model"])
+    return head.to(device).eval(), cfg, ck["backbone"]
+
+def apply_head(head: nn.Module, vectors: np.ndarray, batch: int = 4096) -> np.ndarray:
+    "A head applied to backbone embeddings: (n, dim_in) float32 -> (n, dim_out) unit-norm float32."
+    dev, out = next(head.parameters()).device, []
+    with torch.inference_mode():
+        for s in range(0, len(vectors), batch): out.append(head(torch.from_numpy(np.ascontiguousarray(vectors[s:s + batch])).to(dev)).cpu().numpy())
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, head.dim_out), np.float32)
+
+def load_trained(run_dir, device: str = "cpu") -> tuple[Encoder, TrainConfig]:
+    "(encoder with the run's trained weights, its config) from a finished full- or cached-mode run folder (head mode: `load_head`)."
+    run_dir = Path(run_dir)
+    if not (run_dir / "model.pt").exists(): raise FileNotFoundError(f"{run_dir} has no model.pt: the run did not finish (resume it with launch(..., resume=True))")
+    cfg = load_config(run_dir / "config.yaml")
+    if cfg.mode == "head": raise ValueError(f"{run_dir} trained a head on a frozen backbone: use load_head / embed_trained")
     ck = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
     enc = build_encoder(ck["backbone"], cfg.weights, dense_dim=cfg.dense_dim if cfg.modality == "text" else None, seed=cfg.seed)
     target = split_encoder(enc, cfg.trainable_blocks)[1] if cfg.mode == "cached" else enc
@@ -585,7 +827,11 @@ def load_trained(run_dir, device: str = "cpu") -> tuple[Encoder, TrainConfig]:
     return enc.to(device).eval(), cfg
 
 def embed_trained(run_dir, manifest: Manifest, device: str = "cpu", **kw) -> Embeddings:
-    "Embeddings of every row of `manifest` from a trained run (cached trunk + top in cached mode)."
+    "Embeddings of every row of `manifest` from a trained run (cached trunk + top in cached mode, cached backbone + head in head mode)."
+    if load_config(Path(run_dir) / "config.yaml").mode == "head":
+        head, cfg, backbone = load_head(run_dir, device)
+        feats = embed_manifest(manifest, _frozen_encoder(backbone, cfg.weights, cfg.seed), progress=False, **kw)
+        return dataclasses.replace(feats, vectors=apply_head(head, feats.vectors), weights_source=f"{feats.weights_source} + head trained in {run_dir}")
     enc, cfg = load_trained(run_dir, device)
     if cfg.mode != "cached": return without_zero_rows(embed_manifest(manifest, enc, progress=False, **kw))
     trunk, top, _ = trunk_encoder(enc, cfg.trainable_blocks)
