@@ -275,8 +275,12 @@ def _build_text(spec: BackboneSpec, source: WeightsSource | None, seed: int) -> 
         with _seeded(seed): transformer.model = AutoModel.from_config(cfg)
         modules = [transformer, m.Pooling(cfg.hidden_size, "mean")]
     else:
-        where = spec.hub if source.path is None else str(source.path)
-        st = SentenceTransformer(where, device="cpu", local_files_only=source.path is not None)
+        from transformers.utils import logging as hf_logging
+        where, bars = spec.hub if source.path is None else str(source.path), hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()                   # no "Loading weights" bar every time a text model is built
+        try: st = SentenceTransformer(where, device="cpu", local_files_only=source.path is not None)
+        finally:
+            if bars: hf_logging.enable_progress_bar()
         modules = [mod for mod in st if not isinstance(mod, m.Normalize)]
         if spec.max_length: modules[0].max_seq_length = spec.max_length
     st = SentenceTransformer(modules=modules, device="cpu")

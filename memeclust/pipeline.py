@@ -16,7 +16,8 @@ from .data import Manifest, has_text
 __all__ = ['ROUTINGS', 'ReproduceError', 'experiment_notebooks', 'kernel_name', 'reproduce', 'file_fingerprint', 'trainable',
            'train_groups', 'embed_group', 'precision_at_1', 'index_groups', 'FitError', 'calibrate_on_validation',
            'fit', 'FittedRun', 'load_run', 'fit_summary', 'QueryScores', 'score', 'mix', 'fusion_rules', 'predict',
-           'metrics_summary', 'evaluate', 'assign', 'experiment_predictions', 'experiment_sets', 'fit_cached']
+           'metrics_summary', 'evaluate', 'assign', 'nearest_neighbour_predictions', 'experiment_predictions',
+           'experiment_sets', 'fit_cached']
 
 # %% ../nbs/11_pipeline.ipynb #c3309b6f
 class ReproduceError(RuntimeError):
@@ -137,7 +138,7 @@ def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict
     summaries = {}
     if configs:
         log(f"{modality}: training {len(configs)} run(s): {len(configs) // len(points)} group(s) x {len(points)} setting(s)")
-        for cfg, s in zip(configs, launch(configs, nproc=nproc, log=log)): summaries[Path(cfg.out_dir)] = s
+        for cfg, s in zip(configs, launch(configs, nproc=nproc, log=log, progress=f"train {modality}")): summaries[Path(cfg.out_dir)] = s
     table = []
     for g, point in enumerate(points):
         ss = [summaries[f] for (n, gg), f in folders.items() if gg == g]
@@ -432,15 +433,16 @@ def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m:
     return QueryScores(ids, labels, classes, class_cluster, list(run.clusters), M, d["image"], d["text"], text_ok, rule.name)
 
 # %% ../nbs/11_pipeline.ipynb #c28e38eb
-def mix(rule, s: QueryScores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(P (n x C), w_text (n,), w_image (n,)): `rule` over every scored cluster at once, the membership as the prior.
+def mix(rule, s: QueryScores):
+    """A `dmw.DMWResult` over all C classes of the run: `rule` over every scored cluster at once, the membership as the prior.
 
     Each class' distances are divided by its cluster's temperature (`rule.temperature`) and the log of the query's
     membership in that cluster is subtracted, so each modality's eq. 1 becomes P(class) = P(c | meme, evidence) x
     P(class | meme, c): the mixture over clusters, with the cluster probability the membership updated by how well the
     meme matches that cluster's references (a cluster holding one class is not certain just because it has one). One-hot
-    membership (hard routing) gives exactly the rule within the routed cluster. Rows of P sum to 1, or to 0 for a query
-    no cluster could score."""
+    membership (hard routing) gives exactly the rule within the routed cluster. Rows of `probabilities` (n x C) sum to 1,
+    or to 0 for a query no cluster could score."""
+    from memeclust.dmw import DMWResult
     n, C = s.d_image.shape
     pos = {c: i for i, c in enumerate(s.clusters)}
     m = s.membership[:, [pos[c] for c in s.class_cluster]] if C else np.zeros((n, 0))
@@ -449,11 +451,11 @@ def mix(rule, s: QueryScores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     d_i, d_t = s.d_image / t_i - log_m, s.d_text / t_t - log_m          # -log 0 = +inf: an unscored cluster's classes drop out
     has_t = np.isfinite(d_t).any(1) & s.text_available
     ok = np.isfinite(d_i).any(1) | has_t
-    P, wt, wv = np.zeros((n, C)), np.zeros(n), np.zeros(n)
+    P, wt, wv, pt, pv = np.zeros((n, C)), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     if ok.any():
         r = rule.fuse(np.where(has_t[:, None], d_t, np.inf)[ok], d_i[ok], text_available=has_t[ok])
-        P[ok], wt[ok], wv[ok] = r.probabilities, r.w_text, r.w_image
-    return P, wt, wv
+        P[ok], wt[ok], wv[ok], pt[ok], pv[ok] = r.probabilities, r.w_text, r.w_image, r.p_text_max, r.p_image_max
+    return DMWResult(P, wt, wv, pt, pv, P.argmax(1) if C else np.zeros(n, int))
 
 def fusion_rules(calibration: dict | None = None, k: int | None = None) -> list:
     "The rules every table reports: each stream alone, the paper's DMW, calibrated DMW (temperatures from validation)."
@@ -463,7 +465,8 @@ def fusion_rules(calibration: dict | None = None, k: int | None = None) -> list:
 
 def predict(s: QueryScores, k: int | None = None, calibration: dict | None = None, rules: list | None = None) -> pd.DataFrame:
     """One row per query: label, cluster (largest membership), membership, the membership of its class' cluster, and per rule
-    the predicted class; for the DMW rules also its probability and the modality weights (`w_text`, `w_image`)."""
+    the predicted class ("" where no cluster could score it); for the DMW rules also its probability, the modality weights
+    (`w_text`, `w_image`) and each modality's largest class probability (`p_text`, `p_image`)."""
     rules = rules or fusion_rules(calibration, k)
     top = s.membership.argmax(1) if len(s.membership) else np.zeros(0, int)
     pos = {c: i for i, c in enumerate(s.clusters)}
@@ -473,12 +476,13 @@ def predict(s: QueryScores, k: int | None = None, calibration: dict | None = Non
                         "membership": s.membership.max(1) if len(top) else [],
                         "class_cluster_membership": np.where(true_k >= 0, s.membership[np.arange(len(true_k)), np.maximum(true_k, 0)], np.nan)})
     for rule in rules:
-        P, wt, wv = mix(rule, s)
-        ok = P.sum(1) > 0
-        out[rule.name] = np.where(ok, s.classes[P.argmax(1)] if len(P) else [], "")
+        r = mix(rule, s)
+        P = r.probabilities
+        out[rule.name] = np.where(P.sum(1) > 0, s.classes[r.predicted], "") if len(P) else []
         if rule.name in ("dmw", "dmw_calibrated"):
-            suffix = "" if rule.name == "dmw" else "_calibrated"
-            out["probability" + suffix], out["w_text" + suffix], out["w_image" + suffix] = P.max(1) if len(P) else [], wt, wv
+            sfx = "" if rule.name == "dmw" else "_calibrated"
+            out["probability" + sfx], out["w_text" + sfx], out["w_image" + sfx] = P.max(1) if len(P) else [], r.w_text, r.w_image
+            out["p_text" + sfx], out["p_image" + sfx] = r.p_text_max, r.p_image_max
     out["text_available"] = s.text_available
     return out
 
@@ -538,7 +542,8 @@ def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: in
                        Path(tmp) / "query.csv")
         m = load_manifest(Path(tmp) / "query.csv")
         s = score(run, m, routing, None, dev, log=lambda *_: None)
-        P, wt, wv = mix(CalibratedDMW(run.temperatures), s)
+        r = mix(CalibratedDMW(run.temperatures), s)
+        P, wt, wv = r.probabilities, r.w_text, r.w_image
         order = np.argsort(-P[0], kind="stable")[:top]
         c = s.clusters[int(s.membership[0].argmax())]
         near = {}
@@ -552,6 +557,20 @@ def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: in
             "membership": {cl: round(float(v), 4) for cl, v in zip(s.clusters, s.membership[0]) if v > 0},
             "top": [{"class": str(s.classes[i]), "probability": float(P[0, i])} for i in order],
             "w_text": float(wt[0]), "w_image": float(wv[0]), "nearest": near}
+
+# %% ../nbs/11_pipeline.ipynb #a48c6c41
+def nearest_neighbour_predictions(references: Manifest, queries: Manifest, modality: str, encoder) -> pd.Series:
+    """The untrained baseline: each query's class is the label of its nearest reference meme (cosine, one index over
+    every class, no routing) in `encoder`'s embedding. Returns predicted labels indexed by query meme_id (queries that
+    cannot be embedded, or without text for the text stream, are left out)."""
+    from memeclust.backbones import embed_manifest
+    from memeclust.index import build_index
+    R, Q = embed_manifest(references, encoder, progress=False), embed_manifest(queries, encoder, progress=False)
+    rr, qr = references.rows.set_index(references.rows.meme_id.astype(str)), queries.rows.set_index(queries.rows.meme_id.astype(str))
+    keep_r = has_text(rr.text.loc[R.meme_ids]) if modality == "text" else np.ones(len(R.meme_ids), bool)
+    keep_q = has_text(qr.text.loc[Q.meme_ids]) if modality == "text" else np.ones(len(Q.meme_ids), bool)
+    idx = build_index(R.vectors[keep_r], np.asarray(R.meme_ids)[keep_r], rr.label.astype(str).loc[R.meme_ids].to_numpy()[keep_r], modality)
+    return pd.Series(idx.predict_1nn(Q.vectors[keep_q]), index=np.asarray(Q.meme_ids)[keep_q])
 
 # %% ../nbs/11_pipeline.ipynb #b7afbfee
 @contextlib.contextmanager

@@ -102,7 +102,10 @@ def test_fit_evaluate_assign_on_a_hand_made_manifest(tiny, tmp_path):
     out = tmp_path / "run"
     p = run("fit", "--train", root / "train.csv", "--out", out, "--scale", "smoke", "--clusters", "2")
     info = json.loads((out / "fit.json").read_text())
-    assert info["clusters"] == 2 and info["memes"] == len(rows) - len(test) + 1 and info["train"]["mode"] == "cached"
+    assert info["clusters"] == 2 and info["memes"] == len(rows) - len(test) + 1 and info["train"]["mode"] == "head"
+    assert info["preset"] == "default" and info["routing"] == "soft" and set(info["grid_choice"]) == {"image", "text"}
+    cal = json.loads((out / "calibration.json").read_text())
+    assert cal["routing"] > 0 and cal["validation_memes"] > 0
     assert (out / "protomemes.npz").exists() and (out / "indexes" / "indexes.json").exists()
     assert any((out / "models").glob("image-c*/model.pt")) and any((out / "models").glob("text-c*/model.pt"))
 
@@ -134,3 +137,17 @@ def test_fit_evaluate_assign_on_a_hand_made_manifest(tiny, tmp_path):
     if shutil.which("tesseract"):
         a = json.loads(run("assign", "--run", out, root / "img" / "c3-7.png").stdout)
         assert a["text_from_ocr"] is True and a["top"]
+
+
+def test_paper_preset_fits_with_the_papers_training_and_hard_routing(tiny, tmp_path):
+    "`fit --preset paper`: the Section 4.2 settings (cached mode on a CPU at smoke, training-loss selection), hard routing by default."
+    import json
+    out, ev = tmp_path / "run", tmp_path / "eval"
+    run("fit", "--train", tiny, "--out", out, "--scale", "smoke", "--clusters", "1", "--preset", "paper")
+    info = json.loads((out / "fit.json").read_text())
+    assert (info["preset"], info["routing"], info["train"]["mode"], info["train"].get("select", "loss")) == ("paper", "centroid", "cached", "loss")
+    summary = json.loads((out / "models" / "image-c1" / "summary.json").read_text())
+    assert summary["select"] == "loss" and summary["loss_spec"] == {"name": "NTXentLoss", "temperature": 0.7}
+    run("evaluate", "--run", out, "--test", tiny, "--out", ev)
+    m = json.loads((ev / "metrics.json").read_text())
+    assert m["routing_rule"] == "centroid" and m["routing"]["recall_top1"] == 1.0      # one cluster: every class is in it

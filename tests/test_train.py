@@ -101,3 +101,46 @@ def test_full_mode_two_processes(tiny, tmp_path, modality):
     s = launch([cfg], nproc=2, log=lambda s: None)[0]
     assert (s["world_size"], s["mode"], s["trainable"], s["epochs"]) == (2, "full", "whole network", 1)
     assert np.isfinite(_history(tmp_path / "full").loss).all()
+
+
+def _head(manifest, out, **kw):
+    base = dict(mode="head", loss={"name": "NTXentLoss", "temperature": 0.1}, miner=None, lr=1e-3, weight_decay=1e-4, max_epochs=8,
+                patience=8, batch_size=16, per_class=4, select="validation", val_fraction=0.25, seed=0)
+    return TrainConfig(str(manifest), str(out), **{**base, **kw})
+
+
+def test_validation_selects_the_best_epoch(tiny, tmp_path):
+    "Head mode, selection on validation: the kept epoch is the history's best validation precision@1 (ties: MAP@R, then the earlier)."
+    s = launch([_head(tiny, tmp_path / "run")], nproc=1, log=lambda s: None)[0]
+    h = _history(tmp_path / "run")
+    assert h.epoch.tolist() == list(range(0, s["epochs"] + 1))       # epoch 0 (untrained) is scored too
+    best = h.sort_values(["val_precision_at_1", "val_map_at_r", "epoch"], ascending=[False, False, True], kind="stable").iloc[0]
+    assert s["best_epoch"] == int(best.epoch) and s["select"] == "validation"
+    assert s["val"]["precision_at_1"] == pytest.approx(best.val_precision_at_1)
+    assert s["val"]["n"] == 2 * N_CLASSES                            # 25% of each 8-meme class; the singleton stays whole
+    assert "1 classes too small to spare a validation meme" in " ".join(s["notes"])
+    ck = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    assert ck["head"] == {"kind": "linear", "dim_in": 1280, "dim_out": 1280}
+
+
+def test_untrained_epoch_is_kept_when_training_only_hurts(tiny, tmp_path):
+    "A huge learning rate wrecks the head: no epoch beats epoch 0, the run says so, and the indexed embedding keeps the backbone's neighbours."
+    from memeclust.backbones import build_encoder, embed_manifest
+    lines = []
+    s = launch([_head(tiny, tmp_path / "run", lr=50.0, max_epochs=3, patience=3)], nproc=1, log=lines.append)[0]
+    assert s["best_epoch"] == 0 and s["selected_untrained"] is True
+    assert any("no epoch beat epoch 0" in l for l in lines)
+    h = _history(tmp_path / "run")
+    assert (h.val_precision_at_1[1:] <= h.val_precision_at_1[0]).all()
+    m = load_manifest(tiny, decode=False)
+    trained, base = embed_trained(tmp_path / "run", m), embed_manifest(m, build_encoder("efficientnet_lite0"), progress=False)
+    assert trained.meme_ids == base.meme_ids
+    np.testing.assert_allclose(trained.vectors @ trained.vectors.T, base.vectors @ base.vectors.T, atol=1e-5)   # an orthogonal map: same cosines
+
+
+def test_head_training_improves_on_the_backbone(tiny, tmp_path):
+    "On the tiny set, heads trained for a few epochs reach at least the untrained validation precision@1 and are chosen on it."
+    s = launch([_head(tiny, tmp_path / "img"), _head(tiny, tmp_path / "txt", modality="text")], nproc=1, log=lambda s: None)
+    for summary in s:
+        assert summary["val"]["precision_at_1"] >= summary["val_epoch0"]["precision_at_1"]
+        assert summary["mode"] == "head" and "head" in summary["trainable"]
