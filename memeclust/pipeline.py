@@ -412,7 +412,8 @@ def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m:
     classes = np.array(sorted(run.class_cluster))
     class_cluster = np.array([run.class_cluster[c] for c in classes])
     base = {m: _base_encoder(run, m, device) for m in ("image", "text")}
-    base_emb = {m: embed_manifest(dataclasses.replace(manifest, rows=rows.loc[ids].reset_index()), base[m], progress=progress) for m in ("image", "text")}
+    routed = dataclasses.replace(manifest, rows=manifest.rows[manifest.rows.meme_id.astype(str).isin(set(ids))].reset_index(drop=True))
+    base_emb = {m: embed_manifest(routed, base[m], progress=progress) for m in ("image", "text")}
     d = {m: np.full((len(ids), len(classes)), np.inf, np.float32) for m in ("image", "text")}
     for k, c in enumerate(run.clusters):
         sel = np.flatnonzero(M[:, k] > 0)
