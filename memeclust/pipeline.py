@@ -203,10 +203,14 @@ def _stage(log, t0: float):
     return lambda msg: log(f"[{time.perf_counter() - t0:6.1f}s] {msg}")
 
 def calibrate_on_validation(manifest: Manifest, groups: dict, runs: dict, val_ids, bases: dict, device: str = "cpu") -> dict:
-    """{cluster: {modality: temperature}} fitted on the validation memes of each cluster as queries against its training
-    memes as references, embedded by the cluster's selected model (`runs[modality][cluster]`, or `bases[modality]`)."""
-    from memeclust.dmw import class_min_distances, fit_temperature
-    val, out = set(map(str, val_ids)), {}
+    """{cluster: {modality: temperature}}: one softmax temperature per modality, fitted on the validation memes of every
+    cluster as queries against that cluster's training memes as references, each embedded by the cluster's selected
+    model (`runs[modality][cluster]`, or `bases[modality]`); the temperature minimises the negative log-likelihood of
+    the true classes summed over clusters (`dmw.mean_nll`). Pooled, not per cluster: a cluster holds a few dozen
+    validation memes, too few to fit its own (fits run to the ends of the grid), and one temperature per modality keeps
+    the clusters' distances comparable when soft routing scores a meme in several."""
+    from memeclust.dmw import class_min_distances, mean_nll
+    val, fits = set(map(str, val_ids)), {"image": [], "text": []}
     rows = manifest.rows.set_index(manifest.rows.meme_id.astype(str))
     for c, ids in groups.items():
         ids = [str(i) for i in ids]
@@ -216,12 +220,17 @@ def calibrate_on_validation(manifest: Manifest, groups: dict, runs: dict, val_id
             ok = has_text(rows.text.loc[e_ids]) if mod == "text" else np.ones(len(e_ids), bool)
             is_val = np.isin(e_ids, list(val))
             q, r = ok & is_val, ok & ~is_val
-            if q.sum() < 2 or r.sum() < 2: continue
+            if not q.any() or r.sum() < 2: continue
             labels = rows.label.astype(str).loc[e_ids].to_numpy()
             d, classes = class_min_distances(emb.vectors[q], emb.vectors[r], labels[r])
             known = np.isin(labels[q], classes)
-            if known.sum() < 2: continue
-            out.setdefault(str(c), {})[mod] = fit_temperature(d[known], np.searchsorted(classes, labels[q][known]))
+            if known.any(): fits[mod].append((d[known], np.searchsorted(classes, labels[q][known])))
+    grid, out = np.geomspace(0.005, 2, 60), {}
+    for mod, parts in fits.items():
+        if sum(len(y) for _, y in parts) < 2: continue
+        nll = [sum(len(y) * mean_nll(d, y, t) for d, y in parts) for t in grid]
+        t = float(grid[int(np.argmin(nll))])
+        for c in groups: out.setdefault(str(c), {})[mod] = t
     return out
 
 def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: int | None = None, seed: int = 0,
@@ -614,7 +623,7 @@ def experiment_sets(data, scale: str, seed: int = 0, workers: int = 2) -> dict:
 def fit_cached(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", preset: str = "default", log=print) -> Path:
     "`fit` into `runs/cache/fit/<hash of data, scale, k, seed, preset, fit format>`, or the folder of an earlier identical fit."
     from memeclust.core import pick_device
-    key = content_hash(file_fingerprint(train_manifest), scale, clusters, seed, pick_device(device), preset, "fit-format-2")
+    key = content_hash(file_fingerprint(train_manifest), scale, clusters, seed, pick_device(device), preset, "fit-format-3")
     out = artifact_path("fit", key)
     with _locked(out):
         if (out / "fit.json").exists() and (out / "calibration.json").exists():
