@@ -304,7 +304,8 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
             "backbones_used": sorted({s["backbone"] for s in summaries.values()}),
             "train": kw, "grid_choice": {k: {"setting": v["setting"], "label": v["label"], "grid": v["grid"]} for k, v in choices.items()},
             "selected_untrained": sorted(k for k, s in summaries.items() if s.get("selected_untrained")),
-            "validation_memes": len(val_ids), "nproc": nproc, "device": dev, "models": {k: str(v.relative_to(out)) for k, v in models.items()},
+            "validation_memes": len(val_ids), "training_seconds": round(sum(g["seconds"] for v in choices.values() for g in v["grid"]), 1),
+            "nproc": nproc, "device": dev, "models": {k: str(v.relative_to(out)) for k, v in models.items()},
             "cluster_sizes": {k: len(v) for k, v in groups.items()}, "seconds": round(time.perf_counter() - t0, 1)}
     write_text(out / "fit.json", json.dumps(info, indent=1, default=str))
     say(f"fit: {out} in {info['seconds']:.0f}s")
@@ -623,7 +624,7 @@ def experiment_sets(data, scale: str, seed: int = 0, workers: int = 2) -> dict:
 def fit_cached(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", preset: str = "default", log=print) -> Path:
     "`fit` into `runs/cache/fit/<hash of data, scale, k, seed, preset, fit format>`, or the folder of an earlier identical fit."
     from memeclust.core import pick_device
-    key = content_hash(file_fingerprint(train_manifest), scale, clusters, seed, pick_device(device), preset, "fit-format-3")
+    key = content_hash(file_fingerprint(train_manifest), scale, clusters, seed, pick_device(device), preset, "fit-format-4")
     out = artifact_path("fit", key)
     with _locked(out):
         if (out / "fit.json").exists() and (out / "calibration.json").exists():

@@ -636,7 +636,7 @@ def _better(v: dict, best: dict | None, min_delta: float) -> bool:
     p, bp = v["precision_at_1"], best["precision_at_1"]
     return p > bp + min_delta or (p >= bp - 1e-12 and v["map_at_r"] > best["map_at_r"] + min_delta)
 
-def _start(run: _Run, resume: bool) -> None:
+def _start(run: _Run) -> None:
     "Fresh state (epoch 0 scored and kept as a candidate when selecting on validation) or the state of `last.pt`."
     cfg, out = run.cfg, run.out
     run.state = {"epoch": 0, "best_loss": math.inf, "best_epoch": 0, "best_val": None, "epoch0_val": None, "bad_epochs": 0, "history": []}
@@ -738,7 +738,7 @@ def train_run(cfg: TrainConfig, resume: bool = False) -> dict:
     "Train one run in this process (one rank when launched by torchrun); returns the run's summary (rank 0 writes it)."
     run = _setup(cfg, resume)
     if isinstance(run, dict): return run                   # an identical finished run
-    _inputs(run); _objective(run); _start(run, resume)
+    _inputs(run); _objective(run); _start(run)
     run.state["t_run"] = time.perf_counter()
     while run.state["epoch"] < cfg.max_epochs and run.state["bad_epochs"] < cfg.patience:
         _checkpoint(run, _epoch(run, run.state["epoch"] + 1))
