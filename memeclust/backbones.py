@@ -487,6 +487,14 @@ class Embeddings:
         return (f"{self.model}: {len(self.meme_ids)} vectors ({self.n_computed} computed, {self.n_cached} from cache), "
                 f"{len(self.failed)} failed; weights {self.weights_source}")
 
+    def subset(self, ids) -> "Embeddings":
+        "The rows of the meme ids `ids` that have a vector, in the order of `ids`; `failed` keeps those among `ids`."
+        want = [str(i) for i in ids]
+        pos = pd.Series(range(len(self.meme_ids)), index=self.meme_ids)
+        have = [i for i in want if i in pos.index]
+        failed = self.failed[self.failed.meme_id.astype(str).isin(set(want))].reset_index(drop=True)
+        return dataclasses.replace(self, meme_ids=have, vectors=self.vectors[pos.loc[have].to_numpy(int)] if have else self.vectors[:0], failed=failed)
+
 def _row_keys(manifest: Manifest, modality: str) -> tuple[list, dict]:
     "Per-row cache keys (None for a row whose image file is missing) and {row: reason} for those rows."
     keys, failed = [], {}

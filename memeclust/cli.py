@@ -59,7 +59,8 @@ def _weights(a):
 def _fit(a):
     from memeclust.pipeline import fit, FitError
     from memeclust.train import TrainError, TrainDataError
-    try: fit(a.train, a.out, a.scale, a.clusters, a.nproc, a.seed, a.device, preset=a.preset)
+    from memeclust.train import HEAD_GRID
+    try: fit(a.train, a.out, a.scale, a.clusters, a.nproc, a.seed, a.device, preset=a.preset, grid=list(HEAD_GRID) if a.grid else None)
     except (FitError, TrainError, TrainDataError, FileNotFoundError) as e: sys.exit(f"memeclust fit: {e}")
 
 def _evaluate(a):
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--nproc", type=int, default=None, help="training processes (default: one per GPU, else 1)")
     f.add_argument("--preset", choices=["default", "paper"], default="default",
                    help="default: heads on frozen backbones chosen on validation, soft routing; paper: Section 4.2 training, hard routing")
+    f.add_argument("--grid", action="store_true", help="choose loss, temperature and lr from train.HEAD_GRID on validation (about 4x the training time)")
     f.add_argument("--seed", type=int, default=0); f.add_argument("--device", default="auto")
     f.set_defaults(func=_fit)
     e = sub.add_parser("evaluate", help="score a labelled manifest with a fitted run: metrics.json, predictions.csv")

@@ -130,9 +130,10 @@ def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict
         if not ok:
             log(f"{modality} group {name}: not trained ({why}); its index uses the pretrained backbone"); runs[name] = None; continue
         for g, point in enumerate(points):
-            kw = {**train_kw, **point}
-            if val is not None: kw["val_ids"] = [i for i in ids if i in val]
-            cfg = TrainConfig(str(manifest.path), "", modality=modality, meme_ids=ids, **kw)
+            kw, train_ids = {**train_kw, **point}, ids
+            if val is not None and kw.get("select") == "validation": kw["val_ids"] = [i for i in ids if i in val]
+            elif val is not None: train_ids = [i for i in ids if i not in val]      # selection by loss: validation memes stay unseen all the same
+            cfg = TrainConfig(str(manifest.path), "", modality=modality, meme_ids=train_ids, **kw)
             cfg.out_dir = str(artifact_path("train", content_hash(cfg.key, data_key)))
             folders[(name, g)] = Path(cfg.out_dir); configs.append(cfg)
     summaries = {}
@@ -154,12 +155,24 @@ def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict
     if len(points) > 1:
         log(f"{modality}: chose {_grid_label(points[best])} on validation (precision@1 {scores[best]:.4f}; "
             + "; ".join(f"{t['setting']}: {t['val_precision_at_1']:.4f}" for t in table) + ")")
-    return runs, {"setting": points[best], "label": _grid_label(points[best]), "grid": table}
+    label = _grid_label(points[best]) if len(points) > 1 else _grid_label({"loss": train_kw.get("loss"), "lr": train_kw.get("lr")})
+    return runs, {"setting": points[best], "label": label, "grid": table}
 
-def embed_group(manifest: Manifest, ids, run_dir, base_encoder=None, device: str = "cpu"):
-    "Embeddings of the memes `ids` with a trained run (or `base_encoder` where `run_dir` is None)."
-    from memeclust.train import embed_trained
+def _is_head_run(run_dir) -> bool:
+    return (Path(run_dir) / "config.yaml").exists() and "mode: head" in (Path(run_dir) / "config.yaml").read_text()
+
+def embed_group(manifest: Manifest, ids, run_dir, base_encoder=None, device: str = "cpu", base_emb=None):
+    """Embeddings of the memes `ids` with a trained run (or `base_encoder` where `run_dir` is None).
+
+    `base_emb`: the frozen backbone's embeddings of (at least) these memes; given, an untrained group or a head-mode run
+    reads them instead of the embedding cache (one backbone pass serves every cluster's head)."""
+    from memeclust.train import embed_trained, load_head, apply_head
     from memeclust.backbones import embed_manifest
+    if base_emb is not None and (run_dir is None or _is_head_run(run_dir)):
+        sub = base_emb.subset(ids)
+        if run_dir is None: return sub
+        return dataclasses.replace(sub, vectors=apply_head(load_head(run_dir, device)[0], sub.vectors),
+                                   weights_source=f"{sub.weights_source} + head trained in {run_dir}")
     sub = dataclasses.replace(manifest, rows=manifest.rows[manifest.rows.meme_id.astype(str).isin([str(i) for i in ids])].reset_index(drop=True))
     if run_dir is not None: return embed_trained(run_dir, sub, device=device)
     if base_encoder is None: raise ValueError("no trained run and no base encoder to embed with")
@@ -178,13 +191,13 @@ def precision_at_1(manifest: Manifest, ref_ids, query_ids, modality: str, run_di
     idx = build_index(emb.vectors[r.to_numpy()], r.index.to_numpy(), rows.label.astype(str).loc[r.index].to_numpy(), modality)
     return float(np.mean(idx.predict_1nn(emb.vectors[q.to_numpy()]) == rows.label.astype(str).loc[q.index].to_numpy()))
 
-def index_groups(manifest: Manifest, groups: dict, runs: dict, modality: str, base_encoder=None, device: str = "cpu"):
-    "An `IndexSet` with one reference index per group, built from each group's trained model (Algorithm 1, lines 6-9)."
+def index_groups(manifest: Manifest, groups: dict, runs: dict, modality: str, base_encoder=None, device: str = "cpu", base_emb=None):
+    "An `IndexSet` with one reference index per group, built from each group's trained model (Algorithm 1, lines 6-9); `base_emb` as in `embed_group`."
     from memeclust.index import IndexSet, build_index
     labels = manifest.rows.set_index(manifest.rows.meme_id.astype(str)).label.astype(str)
     out = IndexSet()
     for name, ids in groups.items():
-        emb = embed_group(manifest, ids, runs.get(name), base_encoder, device)
+        emb = embed_group(manifest, ids, runs.get(name), base_encoder, device, base_emb)
         keep = np.ones(len(emb.meme_ids), bool)
         if modality == "text":   # an empty text is the same vector for every meme: no evidence of a class
             keep = has_text(manifest.rows.set_index(manifest.rows.meme_id.astype(str)).text.loc[emb.meme_ids])
@@ -202,7 +215,7 @@ def _stage(log, t0: float):
     "A logger that prefixes the seconds since `t0`: one line per stage of fit/evaluate."
     return lambda msg: log(f"[{time.perf_counter() - t0:6.1f}s] {msg}")
 
-def calibrate_on_validation(manifest: Manifest, groups: dict, runs: dict, val_ids, bases: dict, device: str = "cpu") -> dict:
+def calibrate_on_validation(manifest: Manifest, groups: dict, runs: dict, val_ids, bases: dict, device: str = "cpu", base_embs: dict | None = None) -> dict:
     """{cluster: {modality: temperature}}: one softmax temperature per modality, fitted on the validation memes of every
     cluster as queries against that cluster's training memes as references, each embedded by the cluster's selected
     model (`runs[modality][cluster]`, or `bases[modality]`); the temperature minimises the negative log-likelihood of
@@ -215,7 +228,7 @@ def calibrate_on_validation(manifest: Manifest, groups: dict, runs: dict, val_id
     for c, ids in groups.items():
         ids = [str(i) for i in ids]
         for mod in ("image", "text"):
-            emb = embed_group(manifest, ids, runs[mod].get(c), bases[mod], device)
+            emb = embed_group(manifest, ids, runs[mod].get(c), bases[mod], device, (base_embs or {}).get(mod))
             e_ids = np.asarray(emb.meme_ids, dtype=object)
             ok = has_text(rows.text.loc[e_ids]) if mod == "text" else np.ones(len(e_ids), bool)
             is_val = np.isin(e_ids, list(val))
@@ -237,15 +250,15 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
         device: str = "auto", train_kw: dict | None = None, preset: str = "default", grid: list | None = None, log=print) -> Path:
     """Protomemes, per-cluster image and text models, FAISS indexes and fusion calibration for a training manifest, in `out_dir`.
 
-    `preset`: "default" (heads on frozen backbones, grid chosen on validation, soft routing) or "paper" (Section 4.2
-    settings, hard routing); `train_kw` overrides the preset's training fields; `grid` (default preset: `HEAD_GRID`)
-    lists overrides chosen among on validation. Raises FitError when the data cannot be fitted."""
+    `preset`: "default" (heads on frozen backbones selected on validation, soft routing) or "paper" (Section 4.2
+    settings, hard routing); `train_kw` overrides the preset's training fields; `grid` lists overrides to choose among
+    on validation (e.g. `train.HEAD_GRID`; None: the preset's one setting). Raises FitError when the data cannot be fitted."""
     import json, shutil
     from memeclust.core import pick_device, write_text
     from memeclust.data import load_manifest
     from memeclust.backbones import embed_manifest, default_backbone, build_encoder
-    from memeclust.protomemes import fit_protomemes, assign_classes, save_protomemes, route, fit_routing_temperature
-    from memeclust.train import train_defaults, default_nproc, validation_split, HEAD_GRID
+    from memeclust.protomemes import fit_protomemes, assign_classes, save_protomemes, fit_routing_temperature
+    from memeclust.train import train_defaults, default_nproc, validation_split
     from memeclust.index import save_index_set
     t0, out, dev = time.perf_counter(), Path(out_dir), pick_device(device)
     say = _stage(log, t0)
@@ -255,7 +268,7 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
     if len(rows) == 0: raise FitError(f"{train_manifest}: no training rows (every row is in the test split, or every row was rejected)")
     m = dataclasses.replace(m, rows=rows)
     kw = {**train_defaults(scale, dev, preset), "seed": seed, **(train_kw or {})}
-    grid = list(HEAD_GRID if grid is None and preset == "default" and kw["mode"] == "head" else grid or [])
+    grid = list(grid or [])
     nproc = nproc or default_nproc(dev)
     pm_enc = build_encoder(default_backbone("protomeme"), device=dev)
     feats = embed_manifest(m, pm_enc, progress=True)
@@ -275,11 +288,12 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
     out.mkdir(parents=True, exist_ok=True)
     save_protomemes(pm, out / "protomemes.npz")
     write_text(out / "class_clusters.json", json.dumps({c: v + 1 for c, v in sorted(class_cluster.items())}, indent=1))
-    indexes, models, runs, choices, bases = {}, {}, {}, {}, {}
+    indexes, models, runs, choices, bases, base_embs = {}, {}, {}, {}, {}, {}
     for modality in ("image", "text"):
         runs[modality], choices[modality] = train_groups(m, groups, modality, kw, nproc=nproc, log=log, val_ids=val_ids, grid=grid)
         bases[modality] = build_encoder(default_backbone(modality), device=dev,
                                         dense_dim=None if kw["mode"] == "head" or modality == "image" else kw.get("dense_dim", 4096))
+        base_embs[modality] = embed_manifest(m, bases[modality], progress=True)
         for name, run in runs[modality].items():
             if run is None: continue
             dest = out / "models" / f"{modality}-c{name}"
@@ -288,12 +302,12 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
             for f in ("model.pt", "config.yaml", "summary.json", "history.csv", "train.log"):
                 if (run / f).exists(): shutil.copy2(run / f, dest / f)
             runs[modality][name] = models[f"{modality}-c{name}"] = dest
-        indexes.update(index_groups(m, groups, runs[modality], modality, bases[modality], dev))
+        indexes.update(index_groups(m, groups, runs[modality], modality, bases[modality], dev, base_embs[modality]))
         say(f"{modality}: {sum(r is not None for r in runs[modality].values())} trained model(s) indexed")
     save_index_set(indexes, out / "indexes")
     known = cluster_of.notna().to_numpy() & is_val
     t_route = fit_routing_temperature(feats.vectors[known], pm.centroids, cluster_of[known].astype(int)) if known.sum() else 0.05
-    cal = {"routing": t_route, "clusters": calibrate_on_validation(m, groups, runs, val_ids, bases, dev), "validation_memes": len(val_ids)}
+    cal = {"routing": t_route, "clusters": calibrate_on_validation(m, groups, runs, val_ids, bases, dev, base_embs), "validation_memes": len(val_ids)}
     write_text(out / "calibration.json", json.dumps(cal, indent=1))
     say(f"calibration on {len(val_ids)} validation memes: routing temperature {t_route:.4f}")
     summaries = {k: json.loads((v / "summary.json").read_text()) for k, v in models.items()}
@@ -365,7 +379,8 @@ def fit_summary(run: FittedRun) -> str:
          f"({i['protomeme_backbone']} features), {i.get('routing', 'centroid')} routing; image {i['image_backbone']}, text {i['text_backbone']}"
          + ("" if head else f" + dense {t.get('dense_dim', 4096)}") + f"; {t['mode']} mode, selection by {t.get('select', 'loss')}")
     choice = i.get("grid_choice") or {}
-    if choice: s += "; chosen on validation: " + ", ".join(f"{m} {c['label']}" for m, c in choice.items())
+    searched = any(len(c.get("grid", [])) > 1 for c in choice.values())
+    if choice: s += ("; chosen on validation: " if searched else "; ") + ", ".join(f"{m} {c['label']}" for m, c in choice.items())
     else: s += f", lr {t['lr']}, at most {t['max_epochs']} epochs"
     if i.get("selected_untrained"): s += f"; untrained (epoch 0) kept for {', '.join(i['selected_untrained'])}"
     away = [f"{p} weights not available here" for p, used in (("VGG19", i["protomeme_backbone"] == "vgg19"), ("ViT-B/32", i["image_backbone"] == "vit_b_32"),
@@ -392,19 +407,6 @@ def _base_encoder(run: FittedRun, modality: str, device: str):
     t = run.info["train"]
     dense = None if modality == "image" or t.get("mode") == "head" else t.get("dense_dim", 4096)
     return build_encoder(run.info[f"{modality}_backbone"], device=device, dense_dim=dense)
-
-def _cluster_vectors(run: FittedRun, manifest: Manifest, ids: list, modality: str, cluster: str, base, base_emb, device: str):
-    "(meme ids, vectors) of `ids` embedded by `cluster`'s model: a head over `base_emb`, a trained network, or the base."
-    from memeclust.train import load_head, apply_head
-    d = run.model_dir(modality, cluster)
-    if d is not None and (d / "config.yaml").exists() and "mode: head" in (d / "config.yaml").read_text():
-        pos = pd.Series(range(len(base_emb.meme_ids)), index=base_emb.meme_ids).reindex(ids).dropna().astype(int)
-        return pos.index.to_numpy(), apply_head(load_head(d, device)[0], base_emb.vectors[pos.to_numpy()])
-    if d is None:
-        pos = pd.Series(range(len(base_emb.meme_ids)), index=base_emb.meme_ids).reindex(ids).dropna().astype(int)
-        return pos.index.to_numpy(), base_emb.vectors[pos.to_numpy()]
-    emb = embed_group(manifest, ids, d, base, device)
-    return np.asarray(emb.meme_ids, dtype=object), emb.vectors
 
 def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m: int | None = None, device: str = "cpu",
           log=print, progress: bool = False) -> QueryScores:
@@ -433,10 +435,10 @@ def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m:
         for m in ("image", "text"):
             idx = run.indexes.get((c, m))
             if idx is None or not len(cols): continue
-            got, vecs = _cluster_vectors(run, manifest, list(ids[sel]), m, c, base[m], base_emb[m], device)
-            if not len(got): continue
-            where = pd.Series(range(len(ids)), index=ids).loc[got].to_numpy()
-            d[m][np.ix_(where, cols)] = index_class_distances(idx, vecs, classes=classes[cols])[0]
+            emb = embed_group(manifest, ids[sel], run.model_dir(m, c), base[m], device, base_emb[m])
+            if not len(emb.meme_ids): continue
+            where = pd.Series(range(len(ids)), index=ids).loc[emb.meme_ids].to_numpy()
+            d[m][np.ix_(where, cols)] = index_class_distances(idx, emb.vectors, classes=classes[cols])[0]
     missing = {m: len(ids) - len(base_emb[m].meme_ids) for m in ("image", "text")}
     for m, n in missing.items():
         if n: log(f"{n} queries without a {m} embedding are scored by the other modality")
@@ -562,7 +564,7 @@ def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: in
             idx = run.indexes.get((c, mod))
             if idx is None or (mod == "text" and not s.text_available[0]): near[mod] = []; continue
             base = _base_encoder(run, mod, dev)
-            _, q = _cluster_vectors(run, m, ["query"], mod, c, base, embed_manifest(m, base, progress=False), dev)
+            q = embed_group(m, ["query"], run.model_dir(mod, c), base, dev, embed_manifest(m, base, progress=False)).vectors
             near[mod] = idx.neighbours(q, neighbours)[["meme_id", "label", "similarity"]].to_dict("records")
     return {"image": str(image), "text": text, "text_from_ocr": ocr, "cluster": c, "routing": s.routing,
             "membership": {cl: round(float(v), 4) for cl, v in zip(s.clusters, s.membership[0]) if v > 0},
@@ -621,13 +623,17 @@ def experiment_sets(data, scale: str, seed: int = 0, workers: int = 2) -> dict:
         out[name] = write_manifest(sets[name], m.root / f"{stem}-{name}.csv") if len(sets[name]) else None
     return out
 
-def fit_cached(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", preset: str = "default", log=print) -> Path:
-    "`fit` into `runs/cache/fit/<hash of data, scale, k, seed, preset, fit format>`, or the folder of an earlier identical fit."
+def fit_cached(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", preset: str = "default",
+               search: bool = True, log=print) -> Path:
+    """`fit` into `runs/cache/fit/<hash of data, scale, k, seed, preset, search, fit format>`, or the folder of an earlier
+    identical fit. `search`: the default preset chooses its setting from `train.HEAD_GRID` on validation (the tables do)."""
     from memeclust.core import pick_device
-    key = content_hash(file_fingerprint(train_manifest), scale, clusters, seed, pick_device(device), preset, "fit-format-4")
+    from memeclust.train import HEAD_GRID
+    grid = list(HEAD_GRID) if search and preset == "default" else None
+    key = content_hash(file_fingerprint(train_manifest), scale, clusters, seed, pick_device(device), preset, grid, "fit-format-4")
     out = artifact_path("fit", key)
     with _locked(out):
         if (out / "fit.json").exists() and (out / "calibration.json").exists():
             log(f"reusing the fit in {out}"); return out
-        return fit(train_manifest, out, scale=scale, clusters=clusters, seed=seed, device=device, preset=preset, log=log)
+        return fit(train_manifest, out, scale=scale, clusters=clusters, seed=seed, device=device, preset=preset, grid=grid, log=log)
 

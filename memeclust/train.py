@@ -401,9 +401,23 @@ class EmbedderHead(nn.Module):
 def _dist_env() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
 
+def _file_key(path) -> tuple:
+    "(resolved path, modification time, size): a file as it is on disk now."
+    st = Path(path).stat()
+    return str(Path(path).resolve()), st.st_mtime_ns, st.st_size
+
+_MANIFESTS: dict = {}
+def _manifest_once(path, decode: bool) -> Manifest:
+    "`load_manifest` once per process for a file as it is on disk (several runs of one launch share the manifest)."
+    key = (*_file_key(path), decode)
+    if key not in _MANIFESTS:
+        _MANIFESTS.clear()                                     # one manifest at a time
+        _MANIFESTS[key] = load_manifest(path, decode=decode)
+    return _MANIFESTS[key]
+
 def training_rows(cfg: TrainConfig, manifest: Manifest | None = None) -> tuple[Manifest, list[str]]:
     "(the manifest restricted to the memes this run trains on, messages about memes left out and why)."
-    m = manifest or load_manifest(cfg.manifest, decode=cfg.mode == "full" and cfg.modality == "image")
+    m = manifest or _manifest_once(cfg.manifest, decode=cfg.mode == "full" and cfg.modality == "image")
     rows, notes = m.rows, []
     if len(m.rejects):
         r = m.rejects.iloc[0]
@@ -423,11 +437,11 @@ def training_rows(cfg: TrainConfig, manifest: Manifest | None = None) -> tuple[M
         if len(rows) == 0: raise TrainDataError("no training memes with text: every selected meme has an empty text")
     return dataclasses.replace(m, rows=rows.reset_index(drop=True)), notes
 
-def _log(rank: int, path: Path | None):
+def _log(rank: int, path: Path | None, echo=None):
     def log(msg: str):
         if rank != 0: return
         line = f"[{time.strftime('%H:%M:%S')}] {msg}"
-        print(line, flush=True)
+        (echo or (lambda l: print(l, flush=True)))(line)
         if path is not None:
             with open(path, "a", encoding="utf-8") as f: f.write(line + "\n")
     return log
@@ -475,6 +489,17 @@ def _frozen_encoder(backbone: str, weights, seed: int) -> Encoder:
     key = (backbone, str(weights), seed)
     if key not in _FROZEN_ENCODERS: _FROZEN_ENCODERS[key] = build_encoder(backbone, weights, seed=seed)
     return _FROZEN_ENCODERS[key]
+
+_FROZEN_VECTORS: dict = {}
+def _frozen_embeddings(cfg: TrainConfig, manifest: Manifest, encoder: Encoder) -> Embeddings:
+    "Backbone embeddings of `manifest`'s rows, read from the cache once per process for the whole manifest file (head mode)."
+    whole = _manifest_once(cfg.manifest, decode=False)
+    key = (*_file_key(cfg.manifest), encoder.cache_key)
+    if key not in _FROZEN_VECTORS:
+        if len(_FROZEN_VECTORS) >= 2: _FROZEN_VECTORS.pop(next(iter(_FROZEN_VECTORS)))   # one manifest's image and text vectors
+        _FROZEN_VECTORS[key] = embed_manifest(whole, encoder, progress=False)
+    return _FROZEN_VECTORS[key].subset(manifest.rows.meme_id)
+
 
 # %% ../nbs/06_train.ipynb #2efcacac
 def validation_scores(queries, query_labels, references, reference_labels) -> dict:
@@ -525,12 +550,12 @@ class _Run:
     @property
     def by_validation(self) -> bool: return self.cfg.select == "validation" and self.val_idx is not None and len(self.val_idx) > 0
 
-def _setup(cfg: TrainConfig, resume: bool):
+def _setup(cfg: TrainConfig, resume: bool, echo=None):
     "The run folder, logging and process group; or the summary of a finished run with the same config (reused)."
     import torch.distributed as dist
     rank, world, local_rank = _dist_env()
     out = Path(cfg.out_dir); out.mkdir(parents=True, exist_ok=True)
-    log = _log(rank, out / "train.log")
+    log = _log(rank, out / "train.log", echo)
     resuming = resume and (out / "last.pt").exists()
     if (out / "model.pt").exists() and (out / "summary.json").exists():
         summary = json.loads((out / "summary.json").read_text())
@@ -562,9 +587,10 @@ def _inputs(run: _Run) -> None:
         else:
             source, run.model = enc, EmbedderHead(enc.dim, cfg.head_dim, cfg.head, seed=cfg.seed).to(run.device)
             run.dim, run.trainable = run.model.dim_out, f"{cfg.head} head {enc.dim}->{run.model.dim_out} on the frozen {enc.name} embedding"
-        emb = embed_manifest(manifest, source, progress=False) if run.rank == 0 else None   # rank 0 fills the cache
+        embed = (lambda: _frozen_embeddings(cfg, manifest, enc)) if cfg.mode == "head" else (lambda: embed_manifest(manifest, source, progress=False))
+        emb = embed() if run.rank == 0 else None                  # rank 0 fills the cache
         if run.distributed: dist.barrier()
-        if emb is None: emb = embed_manifest(manifest, source, progress=False)              # the other ranks read it
+        if emb is None: emb = embed()                             # the other ranks read it
         for r in emb.failed.itertuples(): log(f"left out {r.meme_id}: {r.reason}")
         if len(emb.failed):
             rows = manifest.rows
@@ -734,9 +760,9 @@ def _finish(run: _Run) -> dict:
     if run.distributed: dist.barrier()
     return summary
 
-def train_run(cfg: TrainConfig, resume: bool = False) -> dict:
-    "Train one run in this process (one rank when launched by torchrun); returns the run's summary (rank 0 writes it)."
-    run = _setup(cfg, resume)
+def train_run(cfg: TrainConfig, resume: bool = False, echo=None) -> dict:
+    "Train one run in this process (one rank when launched by torchrun); returns the run's summary (rank 0 writes it). `echo`: where log lines go besides train.log (default: print)."
+    run = _setup(cfg, resume, echo)
     if isinstance(run, dict): return run                   # an identical finished run
     _inputs(run); _objective(run); _start(run)
     run.state["t_run"] = time.perf_counter()
@@ -772,9 +798,22 @@ def launch(configs: list[TrainConfig], nproc: int = 1, resume: bool = True, log=
            extra_args: list[str] = (), env: dict | None = None, progress: str | None = None) -> list[dict]:
     """Train `configs` in a subprocess (torchrun when `nproc` > 1); returns each run's summary.
 
+    Head-mode runs on one process and one node train in this process instead: a head is seconds of work on cached
+    vectors, and a new interpreter would cost more than the training (no workers are forked either way).
     `progress`: a description for a tqdm bar over the runs; then per-epoch lines stay in each run's train.log and only
-    the other lines reach `log`. Raises TrainError (with the end of the log) when the subprocess fails."""
+    the other lines reach `log`. Raises TrainError (with the end of the log) when a run fails."""
+    from tqdm.auto import tqdm
     configs = list(configs); paths = []
+    def keep(line: str) -> bool:
+        return not (progress is not None and ("] epoch " in line or "] sampler: " in line or "] run " in line))
+    if nproc == 1 and nnodes == 1 and configs and all(c.mode == "head" for c in configs):
+        out = []
+        with tqdm(total=len(configs), desc=progress, unit="run", disable=progress is None) as bar:
+            for cfg in configs:
+                try: out.append(train_run(cfg, resume=resume, echo=lambda l: log(l) if keep(l) else None))
+                except TrainDataError as e: raise TrainError(f"training failed: {e}") from None
+                bar.update(1)
+        return out
     for cfg in configs:
         out = Path(cfg.out_dir); out.mkdir(parents=True, exist_ok=True)
         paths.append(str(save_config(cfg, out / "config.yaml")))
@@ -785,14 +824,13 @@ def launch(configs: list[TrainConfig], nproc: int = 1, resume: bool = True, log=
     cmd += ["--config", *paths] + (["--resume"] if resume else [])
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // nproc)), "PYTHONUNBUFFERED": "1", **(env or {})}
     tail, causes = [], []      # torchrun ends with its own summary: keep the workers' error lines apart
-    from tqdm.auto import tqdm
     bar = tqdm(total=len(configs), desc=progress, unit="run", disable=progress is None)
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
         for line in proc.stdout:
             line = line.rstrip("\n"); tail = (tail + [line])[-20:]
             if "Error" in line or line.startswith("memeclust.train:"): causes = (causes + [line])[-5:]
             if "] done: " in line or "already trained" in line: bar.update(1)
-            if progress is not None and ("] epoch " in line or "] sampler: " in line or "] run " in line): continue
+            if not keep(line): continue
             if line and "OMP_NUM_THREADS" not in line and not line.startswith("*****"): log(line)
     bar.close()
     if proc.returncode != 0:
