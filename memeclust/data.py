@@ -14,9 +14,9 @@ from .core import atomic_write, content_hash
 
 # %% auto #0
 __all__ = ['MANIFEST_COLUMNS', 'REQUIRED_COLUMNS', 'STATUSES', 'MAX_TEXT_CHARS', 'MAX_IMAGE_PIXELS', 'REJECT_COLUMNS',
-           'read_table', 'write_manifest', 'normalise_text', 'has_text', 'inspect_image', 'load_image', 'Manifest',
-           'validate_manifest', 'load_manifest', 'stratified_split', 'ensure_split', 'filter_min_class_size',
-           'size_bin', 'match_class_size_distribution', 'corpus_sets']
+           'read_table', 'write_manifest', 'normalise_text', 'normalise_name', 'has_text', 'inspect_image',
+           'load_image', 'Manifest', 'validate_manifest', 'load_manifest', 'stratified_split', 'ensure_split',
+           'filter_min_class_size', 'size_bin', 'match_class_size_distribution', 'corpus_sets']
 
 # %% ../nbs/01_data.ipynb #41f44c20
 MANIFEST_COLUMNS = ["meme_id", "image", "text", "label", "status", "source"]
@@ -69,6 +69,10 @@ def write_manifest(df: pd.DataFrame, path: str | Path) -> Path:
 
 # %% ../nbs/01_data.ipynb #41144df0
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# zero-width and other format characters a viewer shows as nothing (soft hyphen, Mongolian vowel separator, zero-width
+# space/joiners/marks, bidi controls, word joiner and invisible operators, BOM, interlinear annotation marks)
+_INVISIBLE = "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+_ONLY_INVISIBLE = re.compile(f"^[\\s{_INVISIBLE}]*$")
 
 def normalise_text(value) -> tuple[str, str]:
     "Clean one text value; returns (text, note) where note says what was repaired ('' when nothing)."
@@ -80,16 +84,24 @@ def normalise_text(value) -> tuple[str, str]:
                       lambda m: bytes(ord(c) - _BYTE_BASE for c in m.group()).decode("cp1252", errors="replace"), text)
         notes.append("non-UTF-8 text decoded as cp1252")
     text = _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
+    if text and _ONLY_INVISIBLE.match(text) and text.strip(): notes.append("text made only of invisible characters: empty")
+    if _ONLY_INVISIBLE.match(text): text = ""
     text = re.sub(r"\s+", " ", text).strip()
     if len(text) > MAX_TEXT_CHARS:
         notes.append(f"text truncated from {len(text)} to {MAX_TEXT_CHARS} chars")
         text = text[:MAX_TEXT_CHARS]
     return text, "; ".join(notes)
 
+def normalise_name(value) -> str:
+    "A label or meme id as one name: NFC, invisible characters removed, every run of spaces (no-break included) one space, trimmed."
+    if value is None or (isinstance(value, float) and np.isnan(value)): return ""
+    text = re.sub(f"[{_INVISIBLE}]", "", unicodedata.normalize("NFC", str(value)))
+    return re.sub(r"\s+", " ", text).strip()
+
 # %% ../nbs/01_data.ipynb #3ac9c03e
 def has_text(texts) -> np.ndarray:
-    "Per meme: does it have a text (non-empty after stripping; None and NaN count as empty)?"
-    return pd.Series(list(texts), dtype=object).fillna("").astype(str).str.strip().ne("").to_numpy()
+    "Per meme: does it have a text? None, NaN, whitespace and text made only of invisible characters (zero-width, BOM, ...) count as empty."
+    return ~pd.Series(list(texts), dtype=object).fillna("").astype(str).str.match(_ONLY_INVISIBLE.pattern).to_numpy(bool)
 
 # %% ../nbs/01_data.ipynb #ff4b2bae
 def _conversion_note(im: Image.Image) -> str:
@@ -188,7 +200,8 @@ def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = T
     rejects, keep, row_notes, seen = [], [], [], {}
     candidates = []
     for i, r in enumerate(df[["_row", "meme_id", "image", "label", "status"]].to_dict("records")):
-        mid, img, lab, st = (str(r[c]).strip() if r[c] is not None else "" for c in ("meme_id", "image", "label", "status"))
+        img, st = (str(r[c]).strip() if r[c] is not None else "" for c in ("image", "status"))
+        mid, lab = normalise_name(r["meme_id"]), normalise_name(r["label"])    # one id, one class: spacing and invisibles folded
         reason = None
         if not mid: reason = "missing meme_id"
         elif mid in seen: reason = f"duplicate meme_id (first seen at row {seen[mid]})"
@@ -211,7 +224,11 @@ def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = T
     texts = [normalise_text(t) for t in rows["text"]]
     rows["text"] = [t for t, _ in texts]
     rows["notes"] = ["; ".join(n for n in (img_note, txt_note) if n) for img_note, (_, txt_note) in zip(row_notes, texts)]
-    for col in ("meme_id", "image", "label"): rows[col] = rows[col].astype(str).str.strip()
+    variants = rows.groupby(rows["label"].map(normalise_name))["label"].agg(lambda v: sorted(set(map(str, v))))
+    for name, raw in variants[variants.map(len) > 1].items():
+        notes.append(f"labels {', '.join(repr(x) for x in raw)} differ only in spacing, invisible characters or Unicode form: one class {name!r}")
+    for col in ("meme_id", "label"): rows[col] = rows[col].map(normalise_name)
+    rows["image"] = rows["image"].astype(str).str.strip()
     rows["status"] = rows["status"].astype(str).str.strip().str.lower()
     rows["source"] = rows["source"].fillna("unknown").astype(str).str.strip()
     rows = rows.drop(columns="_row").reset_index(drop=True)

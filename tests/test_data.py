@@ -153,3 +153,34 @@ def test_save_writes_clean_manifest_and_rejects_beside_it(messy):
     again = load_manifest(out)
     assert len(again.rows) == len(m.rows) and len(again.rejects) == 0
     assert len(pd.read_csv(folder / "clean.rejects.csv")) == len(m.rejects)
+
+
+def test_labels_and_ids_that_differ_only_invisibly_are_one(tmp_path):
+    "A label typed with a no-break space, a zero-width space, a double space or a decomposed accent is the same class; a reported merge, not a split; such ids are duplicates."
+    for i in range(6): png(tmp_path / f"{i}.png")
+    df = pd.DataFrame({"meme_id": ["m0", "m1", "m2", "m3", "m4", "m0\u200b"], "image": [f"{i}.png" for i in range(6)],
+                       "text": ["a", "b", "c", "d", "e", "f"],
+                       "label": ["Drake Hotline Bling", "Drake\u00a0Hotline Bling", "Drake Hotline\u200b Bling", "Drake  Hotline Bling ",
+                                 "Cafe\u0301 meme", "Drake Hotline Bling"],
+                       "status": ["confirmed"] * 6, "source": ["kym"] * 6})
+    df.to_csv(tmp_path / "m.csv", index=False)
+    m = load_manifest(tmp_path / "m.csv")
+    assert sorted(m.rows.label.unique()) == ["Caf\u00e9 meme", "Drake Hotline Bling"]
+    assert (m.rows.label == "Drake Hotline Bling").sum() == 4
+    assert any("differ only in spacing, invisible characters or Unicode form: one class 'Drake Hotline Bling'" in n for n in m.notes)
+    assert m.rejects.meme_id.tolist() == ["m0"] and m.rejects.reason.str.startswith("duplicate meme_id").all()
+
+
+def test_text_of_invisible_characters_is_empty_everywhere(tmp_path):
+    "Zero-width, BOM and word-joiner-only texts are empty (with a note), so has_text and fusion treat them as no text."
+    for i in range(4): png(tmp_path / f"{i}.png")
+    texts = ["\u200b\u200c\u200d", "\ufeff", "\u2060 \u00a0", "one does not simply"]
+    pd.DataFrame({"meme_id": [f"m{i}" for i in range(4)], "image": [f"{i}.png" for i in range(4)], "text": texts,
+                  "label": ["x"] * 4, "status": ["confirmed"] * 4, "source": ["kym"] * 4}).to_csv(tmp_path / "m.csv", index=False)
+    m = load_manifest(tmp_path / "m.csv")
+    assert m.rows.text.tolist() == ["", "", "", "one does not simply"]
+    assert (m.rows.notes[:3] == "text made only of invisible characters: empty").all()
+    assert data.has_text(texts).tolist() == [False, False, False, True]
+    from memeclust.dmw import dmw_topk
+    r = dmw_topk([[0.1, 0.9]] * 4, [[0.5, 0.4]] * 4, None, text_available=data.has_text(texts))
+    assert r.w_text.tolist()[:3] == [0.0, 0.0, 0.0] and r.w_text[3] > 0
