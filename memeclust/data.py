@@ -9,12 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 from .core import atomic_write, content_hash
 
 # %% auto #0
 __all__ = ['MANIFEST_COLUMNS', 'REQUIRED_COLUMNS', 'STATUSES', 'MAX_TEXT_CHARS', 'MAX_IMAGE_PIXELS', 'REJECT_COLUMNS',
-           'read_table', 'write_manifest', 'normalise_text', 'normalise_name', 'has_text', 'inspect_image',
+           'read_table', 'write_manifest', 'normalise_text', 'normalise_name', 'has_text', 'inspect_image', 'to_rgb',
            'load_image', 'Manifest', 'validate_manifest', 'load_manifest', 'stratified_split', 'ensure_split',
            'filter_min_class_size', 'size_bin', 'match_class_size_distribution', 'corpus_sets']
 
@@ -104,14 +104,20 @@ def has_text(texts) -> np.ndarray:
     return ~pd.Series(list(texts), dtype=object).fillna("").astype(str).str.match(_ONLY_INVISIBLE.pattern).to_numpy(bool)
 
 # %% ../nbs/01_data.ipynb #ff4b2bae
+_ORIENTATION = 0x0112      # EXIF tag
+
 def _conversion_note(im: Image.Image) -> str:
     notes = []
     if getattr(im, "n_frames", 1) > 1: notes.append(f"animated ({im.n_frames} frames): first frame used")
+    orientation = im.getexif().get(_ORIENTATION, 1)
+    if orientation not in (1, None): notes.append(f"EXIF orientation {orientation} applied")
     mode = im.mode
-    if mode in ("P", "PA"): notes.append("palette image converted to RGB")
-    elif mode in ("RGBA", "LA") or (mode == "P" and "transparency" in im.info): notes.append("alpha flattened on white")
-    elif mode in ("L", "1", "I", "I;16", "F"): notes.append("grayscale converted to RGB")
-    elif mode == "CMYK": notes.append("CMYK converted to RGB")
+    if mode in ("P", "PA"): notes.append("palette image converted to RGB" + (" (transparency flattened on white)" if "transparency" in im.info or mode == "PA" else ""))
+    elif mode in ("RGBA", "LA"): notes.append("alpha flattened on white")
+    elif mode.startswith("I;16") or mode == "I": notes.append(f"{'16' if mode.startswith('I;16') else '32'}-bit grayscale scaled to 8 bits")
+    elif mode == "F": notes.append("float grayscale scaled to 8 bits")
+    elif mode in ("L", "1"): notes.append("grayscale converted to RGB")
+    elif mode == "CMYK": notes.append("CMYK converted to RGB" + (" through its ICC profile" if im.info.get("icc_profile") else ""))
     elif mode != "RGB": notes.append(f"{mode} converted to RGB")
     return "; ".join(notes)
 
@@ -135,17 +141,34 @@ def inspect_image(path: str | Path, decode: bool = True) -> tuple[bool, str]:
     except (OSError, SyntaxError, ValueError) as e: return False, f"truncated or corrupt image: {e}"
     return True, note
 
+def _gray_to_8bit(im: Image.Image) -> Image.Image:
+    "A 16-bit, 32-bit or float grayscale image as 8-bit L, scaled (16-bit: /257; wider integers and floats by their range)."
+    a = np.asarray(im, dtype=np.float64)
+    if im.mode.startswith("I;16"): a = a / 257.0
+    elif im.mode == "I": a = a / 257.0 if a.max(initial=0) <= 65535 else a * (255.0 / a.max())
+    else: a = a * 255.0 if a.max(initial=0) <= 1.0 else a * (255.0 / max(a.max(), 1e-12))
+    return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    "An opened image as a viewer shows it, in RGB: EXIF orientation, first frame, faithful mode conversion, alpha on white."
+    from PIL import ImageCms
+    im = next(iter(ImageSequence.Iterator(im))) if getattr(im, "n_frames", 1) > 1 else im
+    im = ImageOps.exif_transpose(im)
+    if im.mode.startswith("I;16") or im.mode in ("I", "F"): im = _gray_to_8bit(im)
+    if im.mode == "CMYK" and im.info.get("icc_profile"):
+        try: return ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(im.info["icc_profile"])), ImageCms.createProfile("sRGB"), outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError): pass      # a broken profile: plain conversion below
+    if im.mode == "P": im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = im.convert("RGBA"); bg = Image.new("RGB", rgba.size, "white")
+        bg.paste(rgba, mask=rgba.getchannel("A")); return bg
+    return im.convert("RGB")
+
 def load_image(path: str | Path) -> Image.Image:
-    "Open an image as RGB: first frame of animations, alpha flattened on white, palette/gray/CMYK converted."
+    "Open an image file as RGB, as a viewer shows it (`to_rgb`). Raises OSError/UnidentifiedImageError for unreadable files."
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(path) as im:
-            im = next(iter(ImageSequence.Iterator(im))) if getattr(im, "n_frames", 1) > 1 else im
-            if im.mode == "P": im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-            if im.mode in ("RGBA", "LA", "PA"):
-                rgba = im.convert("RGBA"); bg = Image.new("RGB", rgba.size, "white")
-                bg.paste(rgba, mask=rgba.getchannel("A")); return bg
-            return im.convert("RGB")
+        with Image.open(path) as im: return to_rgb(im)
 
 # %% ../nbs/01_data.ipynb #7945257b
 @dataclass

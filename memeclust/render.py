@@ -17,6 +17,7 @@ import yaml
 from PIL import Image, ImageColor, ImageDraw, ImageFont, ImageOps
 
 from .core import atomic_write
+from .data import load_image, to_rgb
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'FONT_FILES', 'MANIFEST_COLUMNS', 'PREPROCESS', 'TemplateError', 'TextBox', 'Template', 'kym_slug',
@@ -169,8 +170,8 @@ def fit_text(text: str, font_file: Path, box_w: float, box_h: float, max_size: i
 
 # %% ../nbs/03_render.ipynb #836115f5
 def _open_rgb(img) -> Image.Image:
-    if isinstance(img, Image.Image): return img.convert("RGB")
-    with Image.open(img) as im: return ImageOps.exif_transpose(im).convert("RGB")
+    "An image (PIL or path) as a viewer shows it, in RGB: the same decoding as every other path (`data.to_rgb`)."
+    return to_rgb(img) if isinstance(img, Image.Image) else load_image(img)
 
 def _background(template: Template, image) -> Image.Image:
     if image is None: return _open_rgb(template.default_image)

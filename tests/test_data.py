@@ -184,3 +184,45 @@ def test_text_of_invisible_characters_is_empty_everywhere(tmp_path):
     from memeclust.dmw import dmw_topk
     r = dmw_topk([[0.1, 0.9]] * 4, [[0.5, 0.4]] * 4, None, text_available=data.has_text(texts))
     assert r.w_text.tolist()[:3] == [0.0, 0.0, 0.0] and r.w_text[3] > 0
+
+
+def _card(size=(160, 64)):
+    "An asymmetric picture: a caption bar on top of a gradient, so a rotation changes what a model sees."
+    a = np.zeros((size[1], size[0], 3), np.uint8)
+    a[..., 0] = np.linspace(0, 255, size[0], dtype=np.uint8)[None, :]
+    a[: size[1] // 4] = 255; a[size[1] // 8, 10: size[0] - 10] = 0
+    return Image.fromarray(a)
+
+
+def test_every_image_path_decodes_what_a_viewer_shows(tmp_path):
+    "EXIF orientation, 16-bit and 32-bit grayscale, palette transparency, LA and CMYK+ICC: validation notes, load_image pixels and the embedding agree with the upright 8-bit image."
+    from PIL import ImageCms
+    from memeclust.backbones import build_encoder, embed_manifest
+    from memeclust.render import _open_rgb
+    up = _card()
+    up.save(tmp_path / "upright.jpg", quality=100)
+    stored = up.transpose(Image.Transpose.ROTATE_90)                   # saved sideways, as a phone does ...
+    exif = stored.getexif(); exif[0x0112] = 6                          # ... with the tag that says "turn me upright"
+    stored.save(tmp_path / "phone.jpg", exif=exif, quality=100)
+    Image.fromarray(np.full((8, 8), 32768, np.uint16)).save(tmp_path / "g16.png")
+    Image.fromarray(np.full((8, 8), 65535 * 3 // 4, np.int32), "I").save(tmp_path / "g32.tif")
+    Image.new("LA", (8, 8), (0, 0)).save(tmp_path / "la.png")
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.new("CMYK", (8, 8), (0, 255, 255, 0)).save(tmp_path / "cmyk.jpg", icc_profile=srgb)
+    names = ["upright.jpg", "phone.jpg", "g16.png", "g32.tif", "la.png", "cmyk.jpg"]
+    pd.DataFrame({"meme_id": [n.split(".")[0] for n in names], "image": names, "text": [""] * 6, "label": ["x"] * 6,
+                  "status": ["confirmed"] * 6, "source": ["kym"] * 6}).to_csv(tmp_path / "m.csv", index=False)
+    m = load_manifest(tmp_path / "m.csv")
+    notes = dict(zip(m.rows.meme_id, m.rows.notes))
+    assert notes["phone"] == "EXIF orientation 6 applied" and notes["g16"] == "16-bit grayscale scaled to 8 bits"
+    assert notes["g32"] == "32-bit grayscale scaled to 8 bits" and notes["la"] == "alpha flattened on white"
+    assert notes["cmyk"] == "CMYK converted to RGB through its ICC profile"
+    assert data.load_image(tmp_path / "phone.jpg").size == up.size == _open_rgb(tmp_path / "phone.jpg").size
+    assert data.load_image(tmp_path / "g16.png").getpixel((0, 0)) == (128, 128, 128)          # not clamped to white
+    assert data.load_image(tmp_path / "g32.tif").getpixel((0, 0)) == (191, 191, 191)
+    assert data.load_image(tmp_path / "la.png").getpixel((0, 0)) == (255, 255, 255)
+    r, g, b = data.load_image(tmp_path / "cmyk.jpg").getpixel((0, 0))
+    assert r > 200 and g < 60 and b < 60                                 # cyan-free, full magenta + yellow: red
+    emb = embed_manifest(m, build_encoder("efficientnet_lite0"), progress=False, cache=False)
+    v = dict(zip(emb.meme_ids, emb.vectors))
+    assert float(v["upright"] @ v["phone"]) > 0.99                       # the same meme, whichever way it was stored
