@@ -26,21 +26,57 @@ MAX_TEXT_CHARS = 2000          # longer OCR text is truncated (and the row notes
 MAX_IMAGE_PIXELS = 50_000_000  # decompression-bomb guard, checked from the header before decoding
 
 # %% ../nbs/01_data.ipynb #ffd64ff2
-_BYTE_BASE = 0xF700  # undecodable byte b is kept as chr(_BYTE_BASE + b) until normalise_text repairs it
+_BYTE_BASE = 0xF700  # undecodable byte b is kept as chr(_BYTE_BASE + b) until it is repaired
 codecs.register_error("memeclust_keep_bytes", lambda e: ("".join(chr(_BYTE_BASE + b) for b in e.object[e.start:e.end]), e.end))
+_KEPT_BYTES = re.compile(f"[{chr(_BYTE_BASE + 0x80)}-{chr(_BYTE_BASE + 0xFF)}]+")
 
 def _decode(raw: bytes) -> str:
     return raw.decode("utf-8-sig", errors="memeclust_keep_bytes")
 
-def read_table(path: str | Path) -> tuple[pd.DataFrame, list[dict]]:
-    "Read a CSV/TSV/JSONL/Parquet manifest as strings; returns (rows, unparseable lines as reject dicts)."
-    path = Path(path); suffix = path.suffix.lower(); bad = []
+def _repair_bytes(text: str) -> str:
+    "Runs of kept undecodable bytes in `text` decoded as Windows-1252."
+    return _KEPT_BYTES.sub(lambda m: bytes(ord(c) - _BYTE_BASE for c in m.group()).decode("cp1252", errors="replace"), text)
+
+def _decode_file(raw: bytes) -> tuple[str, str]:
+    "(text, note): UTF-8 (with or without BOM); else the whole file as Windows-1252; else per value (mixed encodings)."
+    try: return raw.decode("utf-8-sig"), ""
+    except UnicodeDecodeError as e: where = f"byte 0x{raw[e.start]:02x} at offset {e.start}"
+    try: return raw.decode("cp1252"), f"file is not UTF-8 ({where}): decoded as Windows-1252"
+    except UnicodeDecodeError: return _decode(raw), f"file is not UTF-8 ({where}) nor Windows-1252: undecodable bytes decoded per value as Windows-1252"
+
+def _read_delimited(text: str, sep: str) -> tuple[pd.DataFrame, list[dict]]:
+    """Rows of a CSV (sep ",", CSV quoting) or TSV (sep "\\t", no quoting) as strings, and rejects: a record whose field
+    count differs from the header's, or whose quoted field holds line breaks followed by what look like whole rows (an
+    unclosed quote). One trailing empty field (a delimiter at the end of the line) is dropped."""
+    import csv
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quoting=csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL, strict=False)
+    header, rows, bad, start = None, [], [], 1
+    for rec in reader:
+        line, start = start, reader.line_num + 1                       # the record's first line in the file
+        if header is None: header = rec; continue
+        if not any(f.strip() for f in rec): continue
+        if len(rec) == len(header) + 1 and rec[-1] == "": rec = rec[:-1]
+        swallowed = [f for f in rec if "\n" in f and any(l.count(sep) >= max(1, len(header) - 1) for l in f.split("\n")[1:])]
+        if swallowed:
+            bad.append({"row": line, "meme_id": rec[0][:40], "image": "", "reason": f"a quote opened in this row is never closed: it "
+                        f"swallowed the {reader.line_num - line} following line(s) of the file (lines {line}-{reader.line_num})"})
+        elif len(rec) != len(header):
+            bad.append({"row": line, "meme_id": rec[0][:40] if rec else "", "image": "", "reason": f"{len(rec)} fields where the header has {len(header)}"})
+        else: rows.append(rec)
+    return pd.DataFrame(rows, columns=header or []), bad
+
+def read_table(path: str | Path) -> tuple[pd.DataFrame, list[dict], list[str]]:
+    """Read a CSV/TSV/JSONL/Parquet manifest as strings: (rows, rejected lines as reject dicts, notes on the file).
+
+    Raises FileNotFoundError for a missing file, ValueError for an unsupported suffix."""
+    path = Path(path); suffix = path.suffix.lower(); bad, notes = [], []
     if not path.exists(): raise FileNotFoundError(f"manifest not found: {path}")
     if suffix == ".parquet":
         df = pd.read_parquet(path)
     elif suffix in (".csv", ".tsv"):
-        df = pd.read_csv(io.StringIO(_decode(path.read_bytes())), sep="\t" if suffix == ".tsv" else ",",
-                         dtype=str, keep_default_na=False, na_filter=False)
+        text, note = _decode_file(path.read_bytes())
+        if note: notes.append(note)
+        df, bad = _read_delimited(text, "\t" if suffix == ".tsv" else ",")
     elif suffix in (".jsonl", ".ndjson"):
         recs = []
         for i, line in enumerate(_decode(path.read_bytes()).splitlines(), 1):
@@ -54,7 +90,8 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, list[dict]]:
     else:
         raise ValueError(f"unsupported manifest format {suffix!r} for {path.name}: use .csv, .tsv, .jsonl or .parquet")
     df = df.astype(object).where(pd.notna(df), None)
-    return df, bad
+    df = df.apply(lambda col: col.map(lambda v: _repair_bytes(v) if isinstance(v, str) else v))   # every column, not only text
+    return df, bad, notes
 
 def write_manifest(df: pd.DataFrame, path: str | Path) -> Path:
     "Atomically write a manifest; the format follows the suffix (.csv, .jsonl, .parquet)."
@@ -261,7 +298,7 @@ def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = T
 def load_manifest(path: str | Path, check_images: bool = True, decode: bool = True, workers: int = 4,
                   rejects_csv: str | Path | None = None) -> Manifest:
     "Read and validate a manifest file; image paths are relative to its folder. Optionally write the rejects CSV."
-    path = Path(path); df, bad = read_table(path)
+    path = Path(path); df, bad, file_notes = read_table(path)
     m = validate_manifest(df, path.parent, check_images, decode, workers, first_row=2 if path.suffix.lower() in (".csv", ".tsv") else 1)
     if bad:
         if path.suffix.lower() in (".jsonl", ".ndjson"):  # renumber to file lines: parsed records keep their order
@@ -270,6 +307,7 @@ def load_manifest(path: str | Path, check_images: bool = True, decode: bool = Tr
         m.rejects = pd.concat([m.rejects, pd.DataFrame(bad, columns=REJECT_COLUMNS)]).sort_values("row", kind="stable").reset_index(drop=True)
         m.n_in += len(bad)
     m.path = path
+    m.notes = file_notes + m.notes
     if rejects_csv: m.write_rejects(rejects_csv)
     return m
 

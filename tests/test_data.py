@@ -120,7 +120,7 @@ def test_text_missing_empty_and_non_utf8(tmp_path):
     (tmp_path / "m.csv").write_bytes(raw)
     m = load_manifest(tmp_path / "m.csv")
     assert list(m.rows.text) == ["", "", "café « ok »"]
-    assert m.rows.notes.iloc[2] == "non-UTF-8 text decoded as cp1252" and len(m.rejects) == 0
+    assert m.notes[0] == "file is not UTF-8 (byte 0xe9 at offset 106): decoded as Windows-1252" and len(m.rejects) == 0
     # a manifest without a text column is accepted: texts empty, and the manifest says so
     pd.DataFrame({"meme_id": ["a"], "image": ["a.png"], "label": ["x"]}).to_csv(tmp_path / "n.csv", index=False)
     m = load_manifest(tmp_path / "n.csv")
@@ -226,3 +226,29 @@ def test_every_image_path_decodes_what_a_viewer_shows(tmp_path):
     emb = embed_manifest(m, build_encoder("efficientnet_lite0"), progress=False, cache=False)
     v = dict(zip(emb.meme_ids, emb.vectors))
     assert float(v["upright"] @ v["phone"]) > 0.99                       # the same meme, whichever way it was stored
+
+
+
+def test_tables_are_read_as_written_or_refused_with_the_reason(tmp_path):
+    "Trailing delimiters, a stray quote in a TSV, an unclosed quote in a CSV, a Windows-1252 file, a mixed-encoding file."
+    for n in "abcde": png(tmp_path / f"{n}.png")
+    head = "meme_id,image,text,label,status,source\n"
+    (tmp_path / "trailing.csv").write_text(head + "m1,a.png,hello there,Distracted Boyfriend,confirmed,kym,\n"
+                                                  "m2,b.png,general kenobi,Distracted Boyfriend,confirmed,kym,\n")
+    m = load_manifest(tmp_path / "trailing.csv")
+    assert m.rows[["meme_id", "image", "text", "status"]].values.tolist() == [["m1", "a.png", "hello there", "confirmed"], ["m2", "b.png", "general kenobi", "confirmed"]]
+    rows = [("m1", "a.png", '"Y U NO guy'), ("m2", "b.png", "plain caption"), ("m3", "c.png", 'he said "no" twice'), ("m4", "d.png", '"quoted" start'), ("m5", "e.png", "last one")]
+    (tmp_path / "stray.tsv").write_text(head.replace(",", "\t") + "".join("\t".join([i, f, t, "Y U NO", "confirmed", "kym"]) + "\n" for i, f, t in rows))
+    m = load_manifest(tmp_path / "stray.tsv")
+    assert m.rows.meme_id.tolist() == ["m1", "m2", "m3", "m4", "m5"] and m.rows.text.tolist() == [t for _, _, t in rows]
+    (tmp_path / "unclosed.csv").write_text(head + 'm1,a.png,"Y U NO guy,Y U NO,confirmed,kym\nm2,b.png,plain,Y U NO,confirmed,kym\n'
+                                                  'm3,c.png,third,Y U NO,confirmed,kym\n')
+    m = load_manifest(tmp_path / "unclosed.csv")
+    assert len(m.rows) == 0 and len(m.rejects) == 1 and "never closed: it swallowed the 2 following line(s)" in m.rejects.reason[0]
+    (tmp_path / "cp1252.csv").write_bytes((head + "m1,a.png,caf\u00e9 au lait,Pok\u00e9mon Evolution,confirmed,kym\n").encode("cp1252"))
+    m = load_manifest(tmp_path / "cp1252.csv")
+    assert (m.rows.label[0], m.rows.text[0]) == ("Pok\u00e9mon Evolution", "caf\u00e9 au lait") and "decoded as Windows-1252" in m.notes[0]
+    mixed = (head + "m1,a.png,na\u00efve,Pok\u00e9mon,confirmed,kym\n").encode() + b"m2,b.png,x,Caf\xe9 \x81,confirmed,kym\n"
+    (tmp_path / "mixed.csv").write_bytes(mixed)                       # UTF-8 with one Windows-1252 value (and a byte cp1252 lacks)
+    m = load_manifest(tmp_path / "mixed.csv")
+    assert m.rows.label.tolist()[0] == "Pok\u00e9mon" and m.rows.label[1].startswith("Caf\u00e9") and "nor Windows-1252" in m.notes[0]
