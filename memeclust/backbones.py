@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
-from .core import artifact_path, atomic_write, content_hash
+from .core import artifact_path, atomic_write, code_fingerprint, content_hash
 from .data import Manifest, load_image
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'TF_LITE_MEAN', 'TF_LITE_STD', 'RANDOM_INIT', 'BACKBONES', 'PAPER_IMAGE',
            'PAPER_TEXT', 'PAPER_PROTOMEME', 'DEFAULT_IMAGE', 'DEFAULT_TEXT', 'BackboneSpec', 'backbone_spec',
            'WeightsSource', 'WeightsNotFound', 'hub_reachable', 'weights_help', 'resolve_weights', 'DeepRanking',
-           'EfficientNetLiteFeatures', 'image_pixels', 'normalise_pixels', 'weights_fingerprint', 'Encoder',
-           'build_encoder', 'list_weights', 'default_backbone', 'ImageFiles', 'collate_images', 'VectorCache',
-           'Embeddings', 'default_batch_size', 'default_workers', 'embed_manifest']
+           'EfficientNetLiteFeatures', 'image_pixels', 'normalise_pixels', 'weights_fingerprint', 'backbone_identity',
+           'Encoder', 'build_encoder', 'list_weights', 'default_backbone', 'ImageFiles', 'collate_images',
+           'VectorCache', 'Embeddings', 'default_batch_size', 'default_workers', 'embed_manifest']
 
 # %% ../nbs/04_backbones.ipynb #ace07450
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -313,6 +313,12 @@ def weights_fingerprint(path: str | Path) -> list:
         out.append([str(f.relative_to(p)) if p.is_dir() else "", size, hashlib.sha256(head + tail).hexdigest()[:16]])
     return out
 
+def backbone_identity(name: str, weights: str | Path | None = None, weights_dir: str | Path | None = None) -> dict:
+    "What a model's results depend on: its name and the content identity of the weights it would load here ('unavailable' if none)."
+    try: src = resolve_weights(name, weights, weights_dir, online=False)
+    except WeightsNotFound: return {"backbone": name, "weights": "unavailable"}
+    return {"backbone": name, "weights": weights_fingerprint(src.path) if src.path is not None else src.location}
+
 class Encoder(nn.Module):
     "A named backbone: prepare/collate/forward/embed, plus where its weights came from."
     unit_norm = True             # embeddings are L2-normalised
@@ -331,8 +337,8 @@ class Encoder(nn.Module):
     def device(self) -> torch.device: return next(self.parameters()).device
     @property
     def cache_key(self) -> str:
-        "Hash of (name, weights identity, preprocessing, output size): the embedding cache folder's name."
-        return content_hash(self.name, self.weights_identity, self.preprocessing, self.dim, self.fresh_layers)
+        "Hash of (name, weights identity, preprocessing, output size, the decoding and encoding code): the embedding cache folder's name."
+        return content_hash(self.name, self.weights_identity, self.preprocessing, self.dim, self.fresh_layers, code_fingerprint("data", "backbones"))
 
     def prepare(self, item):
         "One input made ready for `collate`: a PIL image (any mode) → tensor; a text → str (None → '')."

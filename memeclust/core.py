@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['SCALES', 'check_scale', 'repo_root', 'runs_dir', 'shared_dir', 'realmemes_dir', 'seed_everything', 'pick_device',
-           'content_hash', 'artifact_path', 'atomic_write', 'write_text', 'output_dirs', 'markdown_table',
-           'write_table']
+__all__ = ['SCALES', 'PACKAGE_DIR', 'check_scale', 'repo_root', 'runs_dir', 'shared_dir', 'realmemes_dir', 'seed_everything',
+           'pick_device', 'content_hash', 'artifact_path', 'code_fingerprint', 'atomic_write', 'write_text',
+           'output_dirs', 'markdown_table', 'write_table']
 
 # %% ../nbs/00_core.ipynb #0025a12f
 SCALES = ("smoke", "demo", "full")
@@ -82,6 +82,17 @@ def artifact_path(kind: str, key: str, suffix: str = "") -> Path:
     p = runs_dir() / "cache" / kind / f"{key}{suffix}"
     p.parent.mkdir(parents=True, exist_ok=True)
     return p
+
+# %% ../nbs/00_core.ipynb #4a3d8014
+PACKAGE_DIR = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd() / "memeclust"
+
+def code_fingerprint(*modules: str) -> str:
+    "Hash of the source files `memeclust/<module>.py` of `modules` (a missing file hashes as absent). Raises nothing."
+    parts = []
+    for m in sorted(modules):
+        f = PACKAGE_DIR / f"{m}.py"
+        parts.append([m, hashlib.sha256(f.read_bytes()).hexdigest() if f.exists() else None])
+    return content_hash("code", parts)
 
 # %% ../nbs/00_core.ipynb #670654a5
 @contextlib.contextmanager

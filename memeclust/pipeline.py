@@ -13,11 +13,11 @@ from .core import artifact_path, atomic_write, check_scale, content_hash, repo_r
 from .data import Manifest, has_text
 
 # %% auto #0
-__all__ = ['ROUTINGS', 'ReproduceError', 'experiment_notebooks', 'kernel_name', 'reproduce', 'file_fingerprint', 'trainable',
-           'train_groups', 'embed_group', 'precision_at_1', 'index_groups', 'FitError', 'calibrate_on_validation',
-           'fit', 'FittedRun', 'load_run', 'fit_summary', 'QueryScores', 'score', 'mix', 'fusion_rules', 'predict',
-           'metrics_summary', 'evaluate', 'assign', 'nearest_neighbour_predictions', 'experiment_predictions',
-           'experiment_sets', 'fit_cached']
+__all__ = ['ROUTINGS', 'FIT_MODULES', 'ReproduceError', 'experiment_notebooks', 'kernel_name', 'reproduce', 'file_fingerprint',
+           'trainable', 'train_groups', 'embed_group', 'precision_at_1', 'index_groups', 'FitError',
+           'calibrate_on_validation', 'fit', 'FittedRun', 'load_run', 'fit_summary', 'QueryScores', 'score', 'mix',
+           'fusion_rules', 'predict', 'metrics_summary', 'evaluate', 'assign', 'nearest_neighbour_predictions',
+           'experiment_predictions', 'experiment_sets', 'fit_key', 'fit_cached']
 
 # %% ../nbs/11_pipeline.ipynb #c3309b6f
 class ReproduceError(RuntimeError):
@@ -256,7 +256,7 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
     import json, shutil
     from memeclust.core import pick_device, write_text
     from memeclust.data import load_manifest
-    from memeclust.backbones import embed_manifest, default_backbone, build_encoder
+    from memeclust.backbones import embed_manifest, default_backbone, build_encoder, backbone_identity
     from memeclust.protomemes import fit_protomemes, assign_classes, save_protomemes, fit_routing_temperature
     from memeclust.train import train_defaults, default_nproc, validation_split
     from memeclust.index import save_index_set
@@ -316,6 +316,7 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
             "memes": len(m.rows), "classes": int(m.rows.label.nunique()), "clusters": clusters, "scale": scale, "seed": seed,
             "protomeme_backbone": pm_enc.name, "image_backbone": bases["image"].name, "text_backbone": bases["text"].name,
             "backbones_used": sorted({s["backbone"] for s in summaries.values()}),
+            "weights": {r: backbone_identity(default_backbone(r)) for r in ("protomeme", "image", "text")},
             "train": kw, "grid_choice": {k: {"setting": v["setting"], "label": v["label"], "grid": v["grid"]} for k, v in choices.items()},
             "selected_untrained": sorted(k for k, s in summaries.items() if s.get("selected_untrained")),
             "validation_memes": len(val_ids), "training_seconds": round(sum(g["seconds"] for v in choices.values() for g in v["grid"]), 1),
@@ -623,15 +624,24 @@ def experiment_sets(data, scale: str, seed: int = 0, workers: int = 2) -> dict:
         out[name] = write_manifest(sets[name], m.root / f"{stem}-{name}.csv") if len(sets[name]) else None
     return out
 
+FIT_MODULES = ("core", "data", "backbones", "protomemes", "train", "index", "dmw", "evaluate", "pipeline")
+
+def fit_key(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", preset: str = "default", grid=None) -> str:
+    """The cache key of a fit: the manifest's content, every setting, the backbones each role resolves to here with their
+    weights' content (a VGG19 file put in the weights folder changes the protomeme backbone, hence the key), and the code."""
+    from memeclust.core import pick_device, code_fingerprint
+    from memeclust.backbones import backbone_identity, default_backbone
+    roles = {r: backbone_identity(default_backbone(r)) for r in ("protomeme", "image", "text")}
+    return content_hash(file_fingerprint(train_manifest), scale, clusters, seed, pick_device(device), preset, grid, roles,
+                        code_fingerprint(*FIT_MODULES))
+
 def fit_cached(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", preset: str = "default",
                search: bool = True, log=print) -> Path:
-    """`fit` into `runs/cache/fit/<hash of data, scale, k, seed, preset, search, fit format>`, or the folder of an earlier
-    identical fit. `search`: the default preset chooses its setting from `train.HEAD_GRID` on validation (the tables do)."""
-    from memeclust.core import pick_device
+    """`fit` into `runs/cache/fit/<fit_key>`, or the folder of an earlier identical fit. `search`: the default preset
+    chooses its setting from `train.HEAD_GRID` on validation (the tables do)."""
     from memeclust.train import HEAD_GRID
     grid = list(HEAD_GRID) if search and preset == "default" else None
-    key = content_hash(file_fingerprint(train_manifest), scale, clusters, seed, pick_device(device), preset, grid, "fit-format-4")
-    out = artifact_path("fit", key)
+    out = artifact_path("fit", fit_key(train_manifest, scale, clusters, seed, device, preset, grid))
     with _locked(out):
         if (out / "fit.json").exists() and (out / "calibration.json").exists():
             log(f"reusing the fit in {out}"); return out

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
 import torch, torch.nn as nn, torch.nn.functional as F
-from .core import atomic_write, content_hash, write_text
+from .core import atomic_write, code_fingerprint, content_hash, write_text
 from .data import Manifest, load_manifest, has_text
-from .backbones import Encoder, build_encoder, default_backbone, embed_manifest, Embeddings, normalise_pixels
+from .backbones import Encoder, backbone_identity, build_encoder, default_backbone, embed_manifest, Embeddings, normalise_pixels
 
 # %% auto #0
 __all__ = ['PAPER_LOSS', 'PAPER_MINER', 'PAPER_DISTANCE', 'MODES', 'HEADS', 'SELECTIONS', 'PRESETS', 'HEAD_LOSS', 'HEAD_GRID',
@@ -76,8 +76,11 @@ class TrainConfig:
     def to_dict(self) -> dict: return dataclasses.asdict(self)
     @property
     def key(self) -> str:
-        "Hash of everything that changes the trained model (not where it is written, nor the device)."
-        return content_hash({k: v for k, v in self.to_dict().items() if k not in ("out_dir", "device", "workers")})
+        """Hash of everything that changes the trained model (not where it is written, nor the device): the settings, the
+        backbone it resolves to here and its weights' content, and the code of the modules training runs."""
+        backbone = self.backbone or default_backbone(self.modality)
+        return content_hash({k: v for k, v in self.to_dict().items() if k not in ("out_dir", "device", "workers")},
+                            backbone_identity(backbone, self.weights), code_fingerprint("core", "data", "backbones", "train"))
 
 class TrainDataError(ValueError):
     "The training data cannot train this run (the message says why)."
