@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #1289f797
 from __future__ import annotations
-import codecs, io, json, re, unicodedata, warnings
+import codecs, io, json, os, re, unicodedata, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +15,8 @@ from .core import atomic_write, content_hash
 # %% auto #0
 __all__ = ['MANIFEST_COLUMNS', 'REQUIRED_COLUMNS', 'STATUSES', 'MAX_TEXT_CHARS', 'MAX_IMAGE_PIXELS', 'REJECT_COLUMNS',
            'read_table', 'write_manifest', 'normalise_text', 'normalise_name', 'has_text', 'inspect_image', 'to_rgb',
-           'load_image', 'Manifest', 'validate_manifest', 'load_manifest', 'stratified_split', 'ensure_split',
-           'filter_min_class_size', 'size_bin', 'match_class_size_distribution', 'corpus_sets']
+           'load_image', 'Manifest', 'allowed_roots', 'validate_manifest', 'load_manifest', 'stratified_split',
+           'ensure_split', 'filter_min_class_size', 'size_bin', 'match_class_size_distribution', 'corpus_sets']
 
 # %% ../nbs/01_data.ipynb #41f44c20
 MANIFEST_COLUMNS = ["meme_id", "image", "text", "label", "status", "source"]
@@ -161,9 +161,11 @@ def _conversion_note(im: Image.Image) -> str:
 def inspect_image(path: str | Path, decode: bool = True) -> tuple[bool, str]:
     "Check one image file: (True, conversion note) if usable, else (False, reason for rejecting it)."
     path = Path(path)
-    if not path.exists(): return False, "image file not found"
-    if path.is_dir(): return False, "image path is a folder, not a file"
-    if path.stat().st_size == 0: return False, "empty image file (0 bytes)"
+    try:
+        if not path.exists(): return False, "image file not found"
+        if path.is_dir(): return False, "image path is a folder, not a file"
+        if path.stat().st_size == 0: return False, "empty image file (0 bytes)"
+    except OSError as e: return False, f"image path unusable: {e.strerror or type(e).__name__} ({len(path.name)}-character file name)"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -242,19 +244,65 @@ class Manifest:
 # %% ../nbs/01_data.ipynb #7c2e84fe
 REJECT_COLUMNS = ["row", "meme_id", "image", "reason"]
 
-def _resolve_inside(root: Path, image: str) -> Path | None:
-    p = (root / image).resolve()
-    return p if p == root or root in p.parents else None
+def allowed_roots(extra=()) -> list[Path]:
+    "Folders outside a manifest's own that its images may link into: `extra` and `$MEMECLUST_ALLOWED_ROOTS` (path-separated)."
+    env = [p for p in os.environ.get("MEMECLUST_ALLOWED_ROOTS", "").split(os.pathsep) if p]
+    return [Path(p).resolve() for p in [*extra, *env]]
+
+def _inside(p: Path, root: Path) -> bool: return p == root or root in p.parents
+
+def _resolve_inside(root: Path, image: str, allowed=()) -> Path | None:
+    "The image's path if it lies in `root` (lexically) and its target (links followed) in `root` or an allowed root; else None."
+    try:
+        lexical = Path(os.path.normpath(root / image))
+        if not _inside(lexical, root): return None
+        p = (root / image).resolve()
+    except (OSError, ValueError): return None
+    return p if _inside(p, root) or any(_inside(p, a) for a in allowed) else None
+
+def _escape_reason(root: Path, image: str) -> str:
+    "Why an image path was refused: outside the folder, or a link whose target lies outside every allowed root."
+    try: lexical_ok = _inside(Path(os.path.normpath(root / image)), root)
+    except (OSError, ValueError): lexical_ok = False
+    if not lexical_ok: return "image path escapes the manifest folder (not read)"
+    try: target = (root / image).resolve()
+    except OSError as e: return f"image path unusable ({e.strerror or type(e).__name__})"
+    return (f"image is a link into {target.parent}, outside the manifest folder (not read): allow that store with "
+            f"MEMECLUST_ALLOWED_ROOTS={target.parent} or load_manifest(..., allowed_roots=[...])")
+
+def _embedded_images(df: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Image cells holding the bytes themselves (Hugging Face `{"bytes", "path"}` dicts, or raw bytes) written once to
+    `<root>/.memeclust-images/<content hash><suffix>` and replaced by that path (a dict without bytes: its path); (rows, notes)."""
+    import hashlib
+    if "image" not in df.columns: return df, []
+    cells = df["image"]
+    embedded = cells.map(lambda v: isinstance(v, (bytes, bytearray)) or (isinstance(v, dict) and isinstance(v.get("bytes"), (bytes, bytearray))))
+    paths_only = cells.map(lambda v: isinstance(v, dict)) & ~embedded         # {"bytes": None, "path": ...}: the path is the image
+    if not (embedded.any() or paths_only.any()): return df, []
+    df = df.copy()
+    df.loc[paths_only, "image"] = cells[paths_only].map(lambda v: v.get("path") or "")
+    if not embedded.any(): return df, []
+    out = root / ".memeclust-images"; out.mkdir(exist_ok=True)
+    for i in np.flatnonzero(embedded.to_numpy()):
+        v = cells.iat[i]; raw = bytes(v["bytes"] if isinstance(v, dict) else v)
+        name = Path(str(v.get("path") or "")).name if isinstance(v, dict) else ""
+        suffix = Path(name).suffix.lower() if Path(name).suffix.lower() in (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp") else ".img"
+        f = out / f"{hashlib.sha256(raw).hexdigest()[:20]}{suffix}"
+        if not f.exists(): f.write_bytes(raw)
+        df.iat[i, df.columns.get_loc("image")] = f.relative_to(root).as_posix()
+    return df, [f"{int(embedded.sum())} image cells held the image bytes themselves: written to {out} and read from there"]
 
 def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = True, decode: bool = True,
-                      workers: int = 4, first_row: int = 2) -> Manifest:
-    "Validate manifest rows whose image paths are relative to `root`; see `load_manifest`."
+                      workers: int = 4, first_row: int = 2, allowed=()) -> Manifest:
+    "Validate manifest rows whose image paths are relative to `root` (links may lead into `allowed` roots); see `load_manifest`."
     root = Path(root).resolve(); df = df.copy(); notes = []
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing: raise ValueError(f"manifest lacks required column(s) {', '.join(missing)}; it has: {', '.join(map(str, df.columns))}")
     for col, default in (("text", None), ("status", "confirmed"), ("source", "unknown")):
         if col not in df.columns:
             df[col] = default; notes.append(f"no '{col}' column: every row set to {default!r}" if default else "no 'text' column: texts empty (run OCR to fill them)")
+    df, embedded_notes = _embedded_images(df, root); notes += embedded_notes
+    allowed = allowed_roots(allowed)
     df = df[MANIFEST_COLUMNS + [c for c in df.columns if c not in MANIFEST_COLUMNS]]
     df.insert(0, "_row", range(first_row, first_row + len(df)))
     rejects, keep, row_notes, seen = [], [], [], {}
@@ -268,13 +316,13 @@ def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = T
         elif not img: reason = "missing image path"
         elif not lab: reason = "missing label"
         elif st.lower() not in STATUSES: reason = f"unknown status {st!r} (expected {' or '.join(STATUSES)})"
-        elif _resolve_inside(root, img) is None: reason = "image path escapes the manifest folder (not read)"
+        elif _resolve_inside(root, img, allowed) is None: reason = _escape_reason(root, img)
         if mid and mid not in seen: seen[mid] = r["_row"]
         if reason: rejects.append({"row": r["_row"], "meme_id": mid, "image": img, "reason": reason})
         else: candidates.append(i)
     checks = [(True, "")] * len(candidates)
     if check_images:
-        paths = [_resolve_inside(root, str(df.iloc[i]["image"]).strip()) for i in candidates]
+        paths = [_resolve_inside(root, str(df.iloc[i]["image"]).strip(), allowed) for i in candidates]
         with ThreadPoolExecutor(max(1, workers)) as ex: checks = list(ex.map(lambda p: inspect_image(p, decode), paths))
     for i, (ok, msg) in zip(candidates, checks):
         r = df.iloc[i]
@@ -296,10 +344,12 @@ def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = T
     return Manifest(rows, rej, root, n_in=len(df), notes=notes)
 
 def load_manifest(path: str | Path, check_images: bool = True, decode: bool = True, workers: int = 4,
-                  rejects_csv: str | Path | None = None) -> Manifest:
-    "Read and validate a manifest file; image paths are relative to its folder. Optionally write the rejects CSV."
+                  rejects_csv: str | Path | None = None, allowed_roots=()) -> Manifest:
+    """Read and validate a manifest file; image paths are relative to its folder, and may be links into the folders of
+    `allowed_roots` or `$MEMECLUST_ALLOWED_ROOTS` (a dataset's content store). Optionally write the rejects CSV."""
     path = Path(path); df, bad, file_notes = read_table(path)
-    m = validate_manifest(df, path.parent, check_images, decode, workers, first_row=2 if path.suffix.lower() in (".csv", ".tsv") else 1)
+    m = validate_manifest(df, path.parent, check_images, decode, workers, first_row=2 if path.suffix.lower() in (".csv", ".tsv") else 1,
+                          allowed=allowed_roots)
     if bad:
         if path.suffix.lower() in (".jsonl", ".ndjson"):  # renumber to file lines: parsed records keep their order
             good_lines = [i for i, l in enumerate(_decode(path.read_bytes()).splitlines(), 1) if l.strip() and i not in {b["row"] for b in bad}]

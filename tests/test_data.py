@@ -75,7 +75,7 @@ EXPECTED_REJECTS = {
     "ok": "duplicate meme_id (first seen at row 2)",
     "dotdot": "image path escapes the manifest folder (not read)",
     "absolute": "image path escapes the manifest folder (not read)",
-    "symlink": "image path escapes the manifest folder (not read)",
+    "symlink": "image is a link into ",     # a link out of the folder: the message then names the target and MEMECLUST_ALLOWED_ROOTS
     "status": "unknown status 'rejected' (expected confirmed or unconfirmed)",
 }
 EXPECTED_NOTES = {
@@ -252,3 +252,35 @@ def test_tables_are_read_as_written_or_refused_with_the_reason(tmp_path):
     (tmp_path / "mixed.csv").write_bytes(mixed)                       # UTF-8 with one Windows-1252 value (and a byte cp1252 lacks)
     m = load_manifest(tmp_path / "mixed.csv")
     assert m.rows.label.tolist()[0] == "Pok\u00e9mon" and m.rows.label[1].startswith("Caf\u00e9") and "nor Windows-1252" in m.notes[0]
+
+
+def test_odd_image_references_get_a_reason_or_are_read(tmp_path, monkeypatch):
+    "An overlong file name is a reject with its reason; a Parquet cell holding the image bytes is decoded; a link into a content store is refused naming the option, and read once that store is allowed."
+    import io as _io
+    monkeypatch.delenv("MEMECLUST_ALLOWED_ROOTS", raising=False)
+    folder = tmp_path / "ds"; folder.mkdir()
+    png(folder / "ok.png", color="blue")
+    buf = _io.BytesIO(); Image.new("RGB", (20, 10), "green").save(buf, format="PNG")
+    store = tmp_path / "store" / "blobs"; store.mkdir(parents=True)
+    Image.new("RGB", (24, 24), "red").save(store / "abc123", format="PNG")                 # a content store beside it, as git-annex keeps one
+    (folder / "linked.png").symlink_to(store / "abc123")
+    cell = lambda path, raw=None: {"bytes": raw, "path": path}          # the Hugging Face `Image` feature's layout
+    rows = [dict(meme_id="ok", image=cell("ok.png")), dict(meme_id="long", image=cell("when_you_finally_" * 18 + ".jpg")),
+            dict(meme_id="hf", image=cell("42953.png", buf.getvalue())), dict(meme_id="linked", image=cell("linked.png")),
+            dict(meme_id="up", image=cell("../store/blobs/abc123"))]
+    df = pd.DataFrame([{**r, "text": "t", "label": "x", "status": "confirmed", "source": "hf"} for r in rows])
+    df.to_parquet(folder / "m.parquet")
+    m = load_manifest(folder / "m.parquet")
+    reasons = dict(zip(m.rejects.meme_id, m.rejects.reason))
+    assert sorted(m.rows.meme_id) == ["hf", "ok"] and set(reasons) == {"long", "linked", "up"}
+    assert reasons["long"].startswith("image path unusable: File name too long")
+    assert "MEMECLUST_ALLOWED_ROOTS" in reasons["linked"] and "allowed_roots" in reasons["linked"]
+    assert reasons["up"] == "image path escapes the manifest folder (not read)"
+    hf = m.rows.set_index("meme_id").image["hf"]
+    assert hf.startswith(".memeclust-images/") and data.load_image(folder / hf).size == (20, 10)
+    assert any("held the image bytes themselves" in n for n in m.notes)
+    m2 = load_manifest(folder / "m.parquet", allowed_roots=[tmp_path / "store"])
+    assert sorted(m2.rows.meme_id) == ["hf", "linked", "ok"] and data.load_image(folder / "linked.png").getpixel((0, 0)) == (255, 0, 0)
+    monkeypatch.setenv("MEMECLUST_ALLOWED_ROOTS", str(tmp_path / "store"))
+    assert "linked" in set(load_manifest(folder / "m.parquet").rows.meme_id)
+    assert "up" in set(load_manifest(folder / "m.parquet").rejects.meme_id)    # a path written to leave the folder stays refused
