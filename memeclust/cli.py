@@ -48,6 +48,10 @@ def _ocr(a):
     print(m.summary())
     try: filled = ocr_missing_text(m.rows, m.root)
     except TesseractMissing as e: sys.exit(f"memeclust ocr: {e}")
+    failed = filled[filled.ocr_error.ne("")]
+    print(f"OCR: {int(filled.text_ocr.sum())} texts read, {len(failed)} rows failed" + (" (their ocr_error column says why):" if len(failed) else ""))
+    for r in failed.head(10).itertuples(): print(f"  {r.meme_id}: {r.ocr_error}")
+    if len(failed) > 10: print(f"  ... and {len(failed) - 10} more")
     print(write_manifest(filled, Path(a.manifest).with_name(Path(a.manifest).stem + ".ocr.csv") if a.out is None else a.out))
 
 def _weights(a):

@@ -546,10 +546,13 @@ def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: in
     from memeclust.backbones import embed_manifest
     dev, run, image = pick_device(device), load_run(run_dir), Path(image)
     load_image(image)                                        # a clear error for an unreadable file
-    ocr = text is None
+    ocr, ocr_error = text is None, ""
     if ocr:
-        from memeclust.render import ocr_image
-        text = ocr_image(load_image(image))
+        from memeclust.render import ocr_image, TesseractMissing
+        try: text = ocr_image(load_image(image))
+        except TesseractMissing: raise
+        except Exception as e:                               # OCR failed on this image: decide by the image alone, and say so
+            text, ocr_error = "", f"{type(e).__name__}: {e}".splitlines()[0][:300] + "; assigned by the image alone"
     with tempfile.TemporaryDirectory() as tmp:               # a one-row manifest: the one data format
         shutil.copy(image, Path(tmp) / image.name)
         write_manifest(pd.DataFrame([dict(meme_id="query", image=image.name, text=text, label="?", status="unconfirmed", source="query")]),
@@ -567,7 +570,8 @@ def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: in
             base = _base_encoder(run, mod, dev)
             q = embed_group(m, ["query"], run.model_dir(mod, c), base, dev, embed_manifest(m, base, progress=False)).vectors
             near[mod] = idx.neighbours(q, neighbours)[["meme_id", "label", "similarity"]].to_dict("records")
-    return {"image": str(image), "text": text, "text_from_ocr": ocr, "cluster": c, "routing": s.routing,
+    return {"image": str(image), "text": text, "text_from_ocr": ocr, **({"ocr_error": ocr_error} if ocr_error else {}),
+            "cluster": c, "routing": s.routing,
             "membership": {cl: round(float(v), 4) for cl, v in zip(s.clusters, s.membership[0]) if v > 0},
             "top": [{"class": str(s.classes[i]), "probability": float(P[0, i])} for i in order],
             "w_text": float(wt[0]), "w_image": float(wv[0]), "nearest": near}

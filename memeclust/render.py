@@ -20,10 +20,11 @@ from .core import atomic_write
 from .data import load_image, to_rgb
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'FONT_FILES', 'MANIFEST_COLUMNS', 'PREPROCESS', 'TemplateError', 'TextBox', 'Template', 'kym_slug',
-           'load_template', 'load_templates', 'font_path', 'stylize', 'fit_text', 'render_meme', 'realmemes_manifest',
-           'TesseractMissing', 'tesseract_available', 'tesseract_words', 'ringed_components', 'preprocess_image',
-           'ocr_image', 'levenshtein', 'char_error_rate', 'measure_ocr_cer', 'ocr_missing_text']
+__all__ = ['IMAGE_SUFFIXES', 'FONT_FILES', 'MANIFEST_COLUMNS', 'TESSERACT_MAX_SIDE', 'TESSERACT_MIN_SIDE', 'PREPROCESS',
+           'TemplateError', 'TextBox', 'Template', 'kym_slug', 'load_template', 'load_templates', 'font_path',
+           'stylize', 'fit_text', 'render_meme', 'realmemes_manifest', 'TesseractMissing', 'tesseract_available',
+           'tesseract_words', 'ringed_components', 'preprocess_image', 'ocr_image', 'levenshtein', 'char_error_rate',
+           'measure_ocr_cer', 'ocr_missing_text']
 
 # %% ../nbs/03_render.ipynb #3c19f442
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp")
@@ -292,8 +293,10 @@ def tesseract_available() -> bool:
     "Whether the `tesseract` binary is on PATH."
     return shutil.which("tesseract") is not None
 
-def tesseract_words(img: Image.Image, psm: int = 6, timeout: float = 60) -> pd.DataFrame:
-    "Run tesseract on `img` (`--psm` page segmentation mode); its TSV word rows: text, conf, block_num, par_num, line_num, ..."
+TESSERACT_MAX_SIDE = 30_000   # Tesseract refuses images over 32,767 px on a side ("Image too large")
+TESSERACT_MIN_SIDE = 32       # and fails on very small ones ("Image too small to scale")
+
+def _tesseract_once(img: Image.Image, psm: int, timeout: float) -> pd.DataFrame:
     exe = shutil.which("tesseract")
     if exe is None: raise TesseractMissing()
     buf = io.BytesIO(); img.save(buf, format="PNG")
@@ -307,6 +310,25 @@ def tesseract_words(img: Image.Image, psm: int = 6, timeout: float = 60) -> pd.D
     df = df[(df.level == 5) & (df.text.str.strip() != "")].copy()
     df["conf"] = df.conf.astype(float)
     return df
+
+def tesseract_words(img: Image.Image, psm: int = 6, timeout: float = 60) -> pd.DataFrame:
+    """Run tesseract on `img` (`--psm` page segmentation mode); its TSV word rows: text, conf, block_num, par_num, line_num, ...
+    Images Tesseract cannot take are made so: a tiny one scaled up to `TESSERACT_MIN_SIDE`, an over-wide one scaled down,
+    and a tall "long post" read in horizontal strips of `TESSERACT_MAX_SIDE` px (word positions in the whole image)."""
+    w, h = img.size
+    if min(w, h) < TESSERACT_MIN_SIDE:
+        f = math.ceil(TESSERACT_MIN_SIDE / max(1, min(w, h)))
+        img = img.resize((min(w * f, TESSERACT_MAX_SIDE), min(h * f, TESSERACT_MAX_SIDE)), Image.LANCZOS)
+    if img.width > TESSERACT_MAX_SIDE:
+        img = img.resize((TESSERACT_MAX_SIDE, max(1, round(img.height * TESSERACT_MAX_SIDE / img.width))), Image.LANCZOS)
+    if img.height <= TESSERACT_MAX_SIDE: return _tesseract_once(img, psm, timeout)
+    parts = []
+    for k, top in enumerate(range(0, img.height, TESSERACT_MAX_SIDE)):
+        d = _tesseract_once(img.crop((0, top, img.width, min(img.height, top + TESSERACT_MAX_SIDE))), psm, timeout)
+        d["top"] = d["top"] + top; d["block_num"] = d["block_num"] + k * 100_000
+        parts.append(d)
+    return pd.concat(parts, ignore_index=True)
+
 
 # %% ../nbs/03_render.ipynb #5a3d2acd
 PREPROCESS = ("auto", "outlined", "dark", "white", "gray", "none")

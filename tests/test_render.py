@@ -126,3 +126,39 @@ def test_manifest_from_template_folder_without_classes_tsv(tmp_path):
     assert df.meme_id.tolist() == ["imgflip-x0", "imgflip-x1", "imgflip-x2"] and df.text.tolist() == [f"line {k} extra {k}" for k in range(3)]
     assert (df.label == "test-meme").all() and (df.source == "imgflip").all() and (df.kym_url == "https://knowyourmeme.com/memes/test-meme").all()
     assert all((tmp_path / "out" / p).is_file() for p in df.image)
+
+
+def _lines_image(size, lines, at):
+    from PIL import ImageDraw, ImageFont
+    im = Image.new("RGB", size, "white"); d = ImageDraw.Draw(im)
+    try: font = ImageFont.truetype("DejaVuSans-Bold.ttf", 40)
+    except OSError: font = ImageFont.load_default(size=40)
+    for text, y in zip(lines, at): d.text((20, y), text, fill="black", font=font)
+    return im
+
+
+@needs_tesseract
+def test_ocr_reads_images_beyond_tesseracts_limits():
+    "A 'long post' taller than Tesseract's 32,767 px is read in strips, from its top and from its bottom; a tiny image is scaled, not refused."
+    tall = _lines_image((500, 33000), ["TOP LINE HERE", "BOTTOM LINE HERE"], [100, 32800])
+    text = ocr_image(tall).upper()
+    assert "TOP" in text and "BOTTOM" in text
+    assert isinstance(ocr_image(Image.new("RGB", (12, 6), "white")), str)
+
+
+def test_ocr_failures_are_counted_and_named(tmp_path, monkeypatch, capsys):
+    "`memeclust ocr` says how many rows failed OCR and why, row by row; the others are filled."
+    import memeclust.render as render
+    from memeclust.cli import main
+    for n in ("a", "b"): Image.new("RGB", (40, 40), "white").save(tmp_path / f"{n}.png")
+    pd.DataFrame({"meme_id": ["a", "b"], "image": ["a.png", "b.png"], "text": ["", ""], "label": ["x", "x"],
+                  "status": ["confirmed"] * 2, "source": ["kym"] * 2}).to_csv(tmp_path / "m.csv", index=False)
+    def fake(path, preprocess="auto"):
+        if str(path).endswith("b.png"): raise RuntimeError("tesseract failed (exit 1): Image too large: (500, 33000)")
+        return "such wow"
+    monkeypatch.setattr(render, "tesseract_available", lambda: True); monkeypatch.setattr(render, "ocr_image", fake)
+    main(["ocr", str(tmp_path / "m.csv"), "--out", str(tmp_path / "o.csv")])
+    out = capsys.readouterr().out
+    assert "OCR: 1 texts read, 1 rows failed" in out and "b: RuntimeError: tesseract failed (exit 1): Image too large" in out
+    filled = pd.read_csv(tmp_path / "o.csv", keep_default_na=False)
+    assert filled.text.tolist() == ["such wow", ""] and filled.ocr_error.str.contains("Image too large").tolist() == [False, True]
