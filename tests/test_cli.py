@@ -85,7 +85,7 @@ def test_validate_reports_rejects_and_writes_clean_manifest(tmp_path):
     assert p.returncode != 0 and "manifest not found" in p.stderr
 
 
-def test_fit_evaluate_assign_on_a_hand_made_manifest(tiny, tmp_path):
+def test_fit_evaluate_assign_on_a_hand_made_manifest(tiny, tmp_path, monkeypatch):
     "fit / evaluate / assign on a manifest no notebook produced: an empty text is fused from the image, a corrupt image is rejected with its reason."
     import json, shutil
     root = tiny.parent
@@ -137,6 +137,13 @@ def test_fit_evaluate_assign_on_a_hand_made_manifest(tiny, tmp_path):
     if shutil.which("tesseract"):
         a = json.loads(run("assign", "--run", out, root / "img" / "c3-7.png").stdout)
         assert a["text_from_ocr"] is True and a["top"]
+    import memeclust.render as render                                   # OCR that fails on this image: image alone, said so
+    from memeclust.pipeline import assign
+    def broken(*a, **k): raise RuntimeError("tesseract failed (exit 1): Image too large: (500, 33000)")
+    monkeypatch.setattr(render, "ocr_image", broken)
+    a = assign(out, root / "img" / "c3-7.png", device="cpu")
+    assert a["text"] == "" and a["w_text"] == 0 and "Image too large" in a["ocr_error"] and "image alone" in a["ocr_error"]
+    assert a["top"][0]["class"] == "class-3"
 
 
 def test_paper_preset_fits_with_the_papers_training_and_hard_routing(tiny, tmp_path):
