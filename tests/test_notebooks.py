@@ -33,5 +33,7 @@ def test_experiments_take_the_runner_parameters(nb_path):
     cell = parameters_cell(nbformat.read(nb_path, as_version=4))
     assert cell is not None, f"{nb_path.name} has no cell tagged 'parameters'"
     from papermill.translators import PythonTranslator
-    assert [p.name for p in PythonTranslator.inspect(cell)] == PARAMETERS  # papermill itself can read every parameter
+    names = [p.name for p in PythonTranslator.inspect(cell)]                 # papermill itself can read every parameter
+    assert names[:len(PARAMETERS)] == PARAMETERS                             # the runner's, in order; a notebook may add its own after
+    assert all(p.default is not None for p in PythonTranslator.inspect(cell))
     assert 'scale = "smoke"' in cell.source, "experiments default to smoke scale so nbdev_test stays fast"
