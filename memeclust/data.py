@@ -116,10 +116,8 @@ def normalise_text(value) -> tuple[str, str]:
     notes = []
     if value is None or (isinstance(value, float) and np.isnan(value)): return "", "missing text"
     text = _decode(value) if isinstance(value, bytes) else str(value)
-    if any(_BYTE_BASE + 0x80 <= ord(ch) <= _BYTE_BASE + 0xFF for ch in text):
-        text = re.sub(f"[{chr(_BYTE_BASE + 0x80)}-{chr(_BYTE_BASE + 0xFF)}]+",
-                      lambda m: bytes(ord(c) - _BYTE_BASE for c in m.group()).decode("cp1252", errors="replace"), text)
-        notes.append("non-UTF-8 text decoded as cp1252")
+    if _KEPT_BYTES.search(text):
+        text = _repair_bytes(text); notes.append("non-UTF-8 text decoded as cp1252")
     text = _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
     if text and _ONLY_INVISIBLE.match(text) and text.strip(): notes.append("text made only of invisible characters: empty")
     if _ONLY_INVISIBLE.match(text): text = ""
