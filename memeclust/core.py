@@ -11,7 +11,7 @@ import numpy as np
 # %% auto #0
 __all__ = ['SCALES', 'PACKAGE_DIR', 'check_scale', 'repo_root', 'runs_dir', 'shared_dir', 'realmemes_dir', 'seed_everything',
            'pick_device', 'content_hash', 'artifact_path', 'code_fingerprint', 'atomic_write', 'write_text',
-           'output_dirs', 'markdown_table', 'write_table']
+           'link_or_copy', 'output_dirs', 'markdown_table', 'write_table']
 
 # %% ../nbs/00_core.ipynb #0025a12f
 SCALES = ("smoke", "demo", "full")
@@ -111,6 +111,17 @@ def write_text(path: str | Path, text: str) -> Path:
     "Atomically write `text` to `path`."
     with atomic_write(path, "w", encoding="utf-8") as f: f.write(text)
     return Path(path)
+
+# %% ../nbs/00_core.ipynb #8d261124
+def link_or_copy(src: str | Path, dest: str | Path) -> Path:
+    "Hard-link `src` to `dest` (a copy where the file system can't link); `dest` is replaced. Returns `dest`. Saves the disk a second copy of model weights would take."
+    src, dest = Path(src), Path(dest)
+    dest.unlink(missing_ok=True)
+    try: os.link(src, dest)
+    except OSError:
+        import shutil
+        shutil.copy2(src, dest)
+    return dest
 
 # %% ../nbs/00_core.ipynb #e66c39e7
 def output_dirs(out_dir: str | Path | None, scale: str) -> tuple[Path, Path]:

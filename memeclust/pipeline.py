@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 import numpy as np, pandas as pd
-from .core import artifact_path, atomic_write, check_scale, content_hash, repo_root
+from .core import artifact_path, atomic_write, check_scale, content_hash, link_or_copy, repo_root
 from .data import Manifest, has_text
 
 # %% auto #0
@@ -300,7 +300,7 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
             if dest.exists(): shutil.rmtree(dest)
             dest.mkdir(parents=True)
             for f in ("model.pt", "config.yaml", "summary.json", "history.csv", "train.log"):
-                if (run / f).exists(): shutil.copy2(run / f, dest / f)
+                if (run / f).exists(): link_or_copy(run / f, dest / f)
             runs[modality][name] = models[f"{modality}-c{name}"] = dest
         indexes.update(index_groups(m, groups, runs[modality], modality, bases[modality], dev, base_embs[modality]))
         say(f"{modality}: {sum(r is not None for r in runs[modality].values())} trained model(s) indexed")

@@ -566,7 +566,8 @@ def _setup(cfg: TrainConfig, resume: bool, echo=None):
             log(f"{out.name}: already trained ({summary['epochs']} epochs, selected epoch {summary['best_epoch']}); reusing")
             return summary
     if rank == 0 and not resuming:                       # a fresh start: nothing of an earlier run may be mistaken for this one
-        for f in ("last.pt", "best.pt", "model.pt", "summary.json", "history.csv", "train.log"): (out / f).unlink(missing_ok=True)
+        for f in ("last.pt", "best.pt", "model.pt", "summary.json", "history.csv", "train.log", *(p.name for p in out.glob("rng-rank*.pt"))):
+            (out / f).unlink(missing_ok=True)
     device = _device(cfg, local_rank)
     if world > 1 and not dist.is_initialized(): dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cuda": torch.cuda.set_device(device)
@@ -738,7 +739,7 @@ def _checkpoint(run: _Run, rec: dict) -> None:
     if run.distributed: dist.barrier()
 
 def _finish(run: _Run) -> dict:
-    "model.pt (the selected epoch's trainable weights), history.csv and summary.json; the summary."
+    "model.pt (the selected epoch's trainable weights), history.csv and summary.json; the summary. A finished run keeps no resume state (best.pt, last.pt, RNG files): at 5x the weights' size they filled CI's disk."
     import torch.distributed as dist
     cfg, st, out = run.cfg, run.state, run.out
     stopped = "early stopping" if st["bad_epochs"] >= cfg.patience else "max_epochs"
@@ -757,6 +758,7 @@ def _finish(run: _Run) -> dict:
                "head": run.model.spec if cfg.mode == "head" else None}, out / "model.pt")
         pd.DataFrame(st["history"]).to_csv(out / "history.csv", index=False)
         write_text(out / "summary.json", json.dumps(summary, indent=1))
+        for f in ("best.pt", "last.pt", *(p.name for p in out.glob("rng-rank*.pt"))): (out / f).unlink(missing_ok=True)  # resume state of a finished run
         if untrained: run.log(f"no epoch beat epoch 0 on validation: the untrained {'head' if cfg.mode == 'head' else 'model'} is what gets indexed")
         run.log(f"done: {st['epoch']} epochs ({stopped}), selected epoch {st['best_epoch']}"
                 + (f" (validation precision@1 {st['best_val']['precision_at_1']:.4f})" if run.by_validation else f" (loss {st['best_loss']:.4f})"))

@@ -58,6 +58,8 @@ def test_kill_one_rank_then_resume_matches_uninterrupted(tiny, tmp_path):
     assert 2 <= done < 4
     resumed = launch([cfg], nproc=2, resume=True, log=lambda s: None)[0]
     assert "resumed after epoch" in (run / "train.log").read_text()
+    left = sorted(f.name for f in run.glob("*.pt"))
+    assert left == ["model.pt"], f"a finished run keeps only its weights, not its resume state: {left}"
     # Same world size, same thread count, same batches and restored RNG: the arithmetic is the same, so the losses are
     # equal to float precision (we allow 1e-6 relative).
     np.testing.assert_allclose(_history(run).loss, _history(tmp_path / "ref").loss, rtol=1e-6)
