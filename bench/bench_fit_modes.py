@@ -27,7 +27,8 @@ from memeclust.core import markdown_table  # noqa: E402
 def main():
     p = argparse.ArgumentParser(); p.add_argument("--queries", type=int, default=600); p.add_argument("--skip-cached", action="store_true")
     a = p.parse_args()
-    from memeclust.pipeline import experiment_sets, fit, evaluate
+    from memeclust.experiments import experiment_sets
+    from memeclust.pipeline import fit, evaluate
     from memeclust.data import load_manifest, write_manifest
     from memeclust.backbones import build_encoder, embed_manifest, default_backbone
     from memeclust.train import trunk_encoder, HEAD_GRID

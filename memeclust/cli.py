@@ -13,8 +13,8 @@ __all__ = ['build_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #d14ec96c
 def _reproduce(a):
-    from memeclust.pipeline import reproduce, ReproduceError
-    try: reproduce(a.scale, a.data, a.out, a.only, a.seed, a.workers, a.device, a.experiments)
+    from memeclust.runner import reproduce, ReproduceError
+    try: reproduce(a.scale, a.data, a.out, a.only, a.seed, a.workers, a.device, a.experiments, force=a.force)
     except ReproduceError as e: sys.exit(f"memeclust reproduce: {e}")
 
 def _synth(a):
@@ -89,10 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reproduce", help="run the experiment notebooks in order (papermill): tables to results/, figures to figures/")
     r.add_argument("--scale", choices=SCALES, default="demo", help="corpus and model sizes (default: demo)")
     r.add_argument("--data", help="your own manifest (CSV/JSONL/Parquet); default: the built-in MiniKYM corpus")
-    r.add_argument("--out", help="folder that gets results/ and figures/ (default: the repo)")
+    r.add_argument("--out", help="folder that gets results/ and figures/ (default: the repo; runs/smoke at scale smoke)")
     r.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (name prefixes, e.g. e00)")
     r.add_argument("--seed", type=int, default=0); r.add_argument("--workers", type=int, default=2)
     r.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    r.add_argument("--force", action="store_true", help="run every notebook, also those whose inputs are unchanged since their last run")
     r.add_argument("--experiments", help=argparse.SUPPRESS)
     r.set_defaults(func=_reproduce)
     s = sub.add_parser("synth", help="generate the MiniKYM synthetic corpus (images + one manifest)")

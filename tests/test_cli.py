@@ -37,6 +37,12 @@ def test_reproduce_e00_smoke_writes_results_and_figures(tmp_path):
     assert injected and "scale = \"smoke\"" in injected[0].source
     t = pd.read_csv(res / "timings.csv")
     assert t.notebook.tolist() == ["e00_data"] and t.status.tolist() == ["ok"] and t.seconds.iloc[0] > 0
+    assert "_Made by nbs/experiments/e00_data.ipynb (scale smoke" in (res / "corpus_stats.md").read_text()
+    assert " commit " in (res / "corpus_stats.md").read_text().splitlines()[2]      # the footer names the code's commit
+    made = (res / "notebooks" / "e00_data.ipynb").stat().st_mtime_ns
+    again = run("reproduce", "--scale", "smoke", "--only", "e00", "--out", tmp_path)   # nothing changed: skipped
+    assert "e00_data: unchanged since" in again.stdout and "skipped" in again.stdout
+    assert (res / "notebooks" / "e00_data.ipynb").stat().st_mtime_ns == made
 
 
 def _nb(path, *sources):

@@ -8,7 +8,7 @@ import numpy as np, pandas as pd, pytest
 import memeclust.core as core
 from memeclust.backbones import build_encoder, default_backbone, embed_manifest
 from memeclust.data import load_manifest
-from memeclust.pipeline import fit_key
+from memeclust.experiments import fit_key
 from memeclust.train import TrainConfig
 
 

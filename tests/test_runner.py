@@ -1,0 +1,69 @@
+"""`reproduce` skips what is up to date: with nothing changed a second run executes no notebook; an edited module
+reruns exactly the notebooks that depend on it (directly or through another module); deleted outputs and `force`
+rerun too. Real papermill runs of small notebooks against a copy of the package sources."""
+import shutil
+
+import nbformat, pandas as pd, pytest
+
+import memeclust.core as core
+from memeclust.runner import reproduce
+
+
+def _nb(path, *sources):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('scale = "smoke"\ndata = None\nout_dir = None\nseed = 0\nworkers = 2\ndevice = "auto"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def _writes(name): return f"from pathlib import Path\nPath(out_dir, 'results', '{name}').write_text('made')"
+
+
+@pytest.fixture
+def package_copy(tmp_path, monkeypatch):
+    "A copy of the package sources that the runner fingerprints and reads the module graph from."
+    copy = tmp_path / "pkg"; shutil.copytree(core.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(core, "PACKAGE_DIR", copy)
+    return copy
+
+
+def test_skips_unchanged_and_reruns_what_depends_on_an_edited_module(tmp_path, package_copy):
+    exp = tmp_path / "experiments"; exp.mkdir()
+    _nb(exp / "e00_data_only.ipynb", "from memeclust.data import has_text", _writes("a.csv"))        # data -> core
+    _nb(exp / "e01_fusion.ipynb", "from memeclust.dmw import PaperDMW", _writes("b.csv"))            # dmw directly
+    _nb(exp / "e02_method.ipynb", "import memeclust.pipeline", _writes("c.csv"))                     # dmw through pipeline
+    out, lines = tmp_path / "out", []
+    run = lambda **kw: reproduce("smoke", out=out, experiments_dir=exp, log=lines.append, **kw).set_index("notebook")
+
+    first = run()
+    assert first.status.tolist() == ["ok"] * 3 and first.reason.eq("no earlier successful run").all()
+    second = run()
+    assert second.status.tolist() == ["skipped"] * 3 and second.seconds.eq(0).all()
+    assert sum("unchanged since" in l and "skipped" in l for l in lines) == 3
+
+    (package_copy / "dmw.py").write_text((package_copy / "dmw.py").read_text() + "\n# touched\n")
+    third = run()
+    assert third.status.to_dict() == {"e00_data_only": "skipped", "e01_fusion": "ok", "e02_method": "ok"}
+    assert third.reason["e01_fusion"] == "code changed: dmw" and "dmw" in third.reason["e02_method"]
+    assert run().status.eq("skipped").all()                                      # and now they are up to date again
+
+    (out / "results" / "a.csv").unlink()
+    fifth = run()
+    assert fifth.status["e00_data_only"] == "ok" and fifth.reason["e00_data_only"] == "outputs missing: results/a.csv"
+    assert (out / "results" / "a.csv").exists()
+    assert run(force=True).status.eq("ok").all()
+    t = pd.read_csv(out / "results" / "timings.csv")                            # skipped runs keep the last real timing
+    assert len(t) == 3 and t.status.eq("ok").all() and t.seconds.gt(0).all()
+
+
+def test_a_changed_parameter_or_notebook_reruns(tmp_path, package_copy):
+    exp = tmp_path / "experiments"; exp.mkdir()
+    _nb(exp / "e00_one.ipynb", _writes("a.csv"))
+    out = tmp_path / "out"
+    run = lambda **kw: reproduce("smoke", out=out, experiments_dir=exp, log=lambda s: None, **kw).set_index("notebook")
+    assert run().status["e00_one"] == "ok"
+    assert run(seed=1).reason["e00_one"] == "params changed: seed"
+    _nb(exp / "e00_one.ipynb", _writes("a.csv"), "x = 1")
+    assert run(seed=1).reason["e00_one"] == "the notebook changed"
