@@ -143,11 +143,10 @@ def test_fit_evaluate_assign_on_a_hand_made_manifest(tiny, tmp_path, monkeypatch
     if shutil.which("tesseract"):
         a = json.loads(run("assign", "--run", out, root / "img" / "c3-7.png").stdout)
         assert a["text_from_ocr"] is True and a["top"]
-    import memeclust.render as render                                   # OCR that fails on this image: image alone, said so
-    from memeclust.pipeline import assign
+    import memeclust.pipeline as pipeline                               # OCR that fails on this image: image alone, said so
     def broken(*a, **k): raise RuntimeError("tesseract failed (exit 1): Image too large: (500, 33000)")
-    monkeypatch.setattr(render, "ocr_image", broken)
-    a = assign(out, root / "img" / "c3-7.png", device="cpu")
+    monkeypatch.setattr(pipeline, "ocr_image", broken)
+    a = pipeline.assign(out, root / "img" / "c3-7.png", device="cpu")
     assert a["text"] == "" and a["w_text"] == 0 and "Image too large" in a["ocr_error"] and "image alone" in a["ocr_error"]
     assert a["top"][0]["class"] == "class-3"
 
