@@ -4,14 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #2f965d73
 from __future__ import annotations
-import contextlib, hashlib, json, os, random, tempfile
+import contextlib, hashlib, json, os, random, subprocess, tempfile
 from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['SCALES', 'PACKAGE_DIR', 'check_scale', 'repo_root', 'runs_dir', 'shared_dir', 'realmemes_dir', 'seed_everything',
-           'pick_device', 'content_hash', 'artifact_path', 'code_fingerprint', 'atomic_write', 'write_text',
-           'link_or_copy', 'output_dirs', 'markdown_table', 'write_table']
+__all__ = ['SCALES', 'PACKAGE_DIR', 'CODE_PATHS', 'check_scale', 'repo_root', 'runs_dir', 'shared_dir', 'realmemes_dir',
+           'seed_everything', 'pick_device', 'content_hash', 'artifact_path', 'code_fingerprint', 'atomic_write',
+           'write_text', 'link_or_copy', 'git_revision', 'describe_revision', 'output_dirs', 'markdown_table',
+           'write_table']
 
 # %% ../nbs/00_core.ipynb #0025a12f
 SCALES = ("smoke", "demo", "full")
@@ -122,6 +123,23 @@ def link_or_copy(src: str | Path, dest: str | Path) -> Path:
         import shutil
         shutil.copy2(src, dest)
     return dest
+
+# %% ../nbs/00_core.ipynb #54841a2d
+CODE_PATHS = ("memeclust", "nbs", "settings.ini", "setup.py")
+
+def git_revision(root: str | Path | None = None) -> dict:
+    """{"commit": the 40-hex HEAD commit or None, "dirty": whether `CODE_PATHS` differ from it (None when unknown)} for
+    the checkout at `root` (default: the one holding the imported package). Never raises: outside a git checkout, or
+    without git, both are None."""
+    root = Path(root or PACKAGE_DIR.parent)
+    git = lambda *a: subprocess.run(["git", *a], cwd=root, capture_output=True, text=True, timeout=30, check=True).stdout
+    try: return {"commit": git("rev-parse", "HEAD").strip(), "dirty": bool(git("status", "--porcelain", "--", *CODE_PATHS).strip())}
+    except (OSError, subprocess.SubprocessError): return {"commit": None, "dirty": None}
+
+def describe_revision(rev: dict) -> str:
+    "'commit 1a2b3c4d5e6f', with '+ uncommitted changes' when dirty; says so when the commit is unknown."
+    if not rev.get("commit"): return "commit unknown (not a git checkout)"
+    return f"commit {rev['commit'][:12]}" + (" + uncommitted changes" if rev.get("dirty") else "")
 
 # %% ../nbs/00_core.ipynb #e66c39e7
 def output_dirs(out_dir: str | Path | None, scale: str) -> tuple[Path, Path]:

@@ -4,14 +4,14 @@
 
 # %% ../nbs/14_experiments.ipynb #ec1d2c80
 from __future__ import annotations
-import contextlib, fcntl, subprocess
+import contextlib, fcntl
 from dataclasses import dataclass, field
 from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 from fastcore.basics import patch
-from .core import (PACKAGE_DIR, artifact_path, atomic_write, check_scale, code_fingerprint, content_hash, output_dirs, pick_device,
-                   realmemes_dir, runs_dir, write_table)
+from .core import (artifact_path, atomic_write, check_scale, code_fingerprint, content_hash, describe_revision, git_revision,
+                            output_dirs, pick_device, realmemes_dir, runs_dir, write_table)
 from .data import corpus_sets, ensure_split, load_manifest, write_manifest
 from .synth import minikym
 from .render import realmemes_manifest
@@ -20,25 +20,8 @@ from .train import HEAD_GRID
 from .pipeline import FitError, FittedRun, file_fingerprint, fit as fit_pipeline, fit_summary, load_run, predict, score
 
 # %% auto #0
-__all__ = ['CODE_PATHS', 'REALMEMES_PER_CLASS', 'FIT_MODULES', 'git_revision', 'describe_revision', 'experiment_sets',
-           'realmemes_sets', 'fit_key', 'fit_cached', 'experiment_predictions', 'Experiment', 'setup_experiment']
-
-# %% ../nbs/14_experiments.ipynb #54841a2d
-CODE_PATHS = ("memeclust", "nbs", "settings.ini", "setup.py")
-
-def git_revision(root: str | Path | None = None) -> dict:
-    """{"commit": the 40-hex HEAD commit or None, "dirty": whether `CODE_PATHS` differ from it (None when unknown)} for
-    the checkout at `root` (default: the one holding the imported package). Never raises: outside a git checkout, or
-    without git, both are None."""
-    root = Path(root or PACKAGE_DIR.parent)
-    git = lambda *a: subprocess.run(["git", *a], cwd=root, capture_output=True, text=True, timeout=30, check=True).stdout
-    try: return {"commit": git("rev-parse", "HEAD").strip(), "dirty": bool(git("status", "--porcelain", "--", *CODE_PATHS).strip())}
-    except (OSError, subprocess.SubprocessError): return {"commit": None, "dirty": None}
-
-def describe_revision(rev: dict) -> str:
-    "'commit 1a2b3c4d5e6f', with '+ uncommitted changes' when dirty; says so when the commit is unknown."
-    if not rev.get("commit"): return "commit unknown (not a git checkout)"
-    return f"commit {rev['commit'][:12]}" + (" + uncommitted changes" if rev.get("dirty") else "")
+__all__ = ['REALMEMES_PER_CLASS', 'FIT_MODULES', 'experiment_sets', 'realmemes_sets', 'fit_key', 'fit_cached',
+           'experiment_predictions', 'Experiment', 'setup_experiment']
 
 # %% ../nbs/14_experiments.ipynb #954c139e
 def experiment_sets(data, scale: str, seed: int = 0, workers: int = 2) -> dict:

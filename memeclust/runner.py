@@ -4,14 +4,13 @@
 
 # %% ../nbs/15_runner.ipynb #f2ec2504
 from __future__ import annotations
-import ast, hashlib, importlib.metadata, json, os, platform, shutil, subprocess, sys, time
+import ast, functools, hashlib, importlib.metadata, json, os, platform, shutil, subprocess, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
 import nbformat, pandas as pd, papermill
 from jupyter_client.kernelspec import find_kernel_specs
 from . import core
-from .core import atomic_write, check_scale, content_hash, pick_device, realmemes_dir, repo_root, runs_dir, write_text
-from .experiments import describe_revision, git_revision
+from .core import atomic_write, check_scale, content_hash, describe_revision, git_revision, pick_device, realmemes_dir, repo_root, runs_dir, write_text
 
 # %% auto #0
 __all__ = ['RESULT_PACKAGES', 'ReproduceError', 'experiment_notebooks', 'module_imports', 'module_dependencies',
@@ -62,8 +61,17 @@ def module_dependencies(modules, package_dir: str | Path | None = None) -> list[
     while todo:
         m = todo.pop()
         if m in seen or not (folder / f"{m}.py").exists(): continue
-        seen.add(m); todo += sorted(module_imports((folder / f"{m}.py").read_text(encoding="utf-8")) - seen)
+        seen.add(m); todo += sorted(_file_imports(folder / f"{m}.py") - seen)
     return sorted(seen)
+
+def _file_imports(path: Path) -> set[str]:
+    "`module_imports` of a source file, parsed once per content (a run asks for every module once per notebook)."
+    st = path.stat()
+    return _parsed(str(path), st.st_mtime_ns, st.st_size)
+
+@functools.lru_cache(maxsize=256)
+def _parsed(path: str, mtime_ns: int, size: int) -> frozenset:
+    return frozenset(module_imports(Path(path).read_text(encoding="utf-8")))
 
 # %% ../nbs/15_runner.ipynb #35bcb27d
 def folder_fingerprint(folder: str | Path | None) -> str | None:
@@ -110,9 +118,10 @@ def notebook_code(path: str | Path) -> str:
     "The notebook's code cells, joined (outputs, metadata and markdown don't change results)."
     return "\n\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
 
-def notebook_inputs(path: str | Path, params: dict) -> dict:
+def notebook_inputs(path: str | Path, params: dict, environment: dict | None = None) -> dict:
     """Everything `path`'s result depends on: its code, the code of each package module it depends on
-    (`module_dependencies`), `params` (the papermill parameters but `out_dir`), the data and the environment."""
+    (`module_dependencies`), `params` (the papermill parameters but `out_dir`), the data and the environment
+    (`environment_fingerprint`, computed here unless given)."""
     code = notebook_code(path)
     modules = module_dependencies(module_imports(code))
     return {"notebook": hashlib.sha256(code.encode()).hexdigest()[:16],
@@ -120,7 +129,7 @@ def notebook_inputs(path: str | Path, params: dict) -> dict:
             "params": {k: v for k, v in params.items() if k != "out_dir"},
             "data": data_fingerprint(params.get("data")),
             "realmemes": folder_fingerprint(realmemes_dir()) if "realmemes" in code else None,
-            "environment": environment_fingerprint(params.get("device", "auto"))}
+            "environment": environment or environment_fingerprint(params.get("device", "auto"))}
 
 # %% ../nbs/15_runner.ipynb #6869344d
 def why_rerun(previous: dict | None, inputs: dict, out: Path) -> str | None:
@@ -216,12 +225,12 @@ def reproduce(scale: str = "demo", data: str | Path | None = None, out: str | Pa
     executed = out / "results" / "notebooks"; executed.mkdir(parents=True, exist_ok=True)
     nbs, rows, kernel = experiment_notebooks(only, experiments_dir), [], kernel_name()
     params = dict(scale=scale, data=data, out_dir=str(out), seed=seed, workers=workers, device=device)
-    commit = describe_revision(git_revision())
+    commit, env = describe_revision(git_revision()), environment_fingerprint(device)
     log(f"reproduce: {len(nbs)} notebook(s), scale={scale}, data={data or 'built-in MiniKYM'}, out={out}, kernel={kernel}, {commit}")
     try:
         for i, nb in enumerate(nbs, 1):
             t0, state_file, target = time.perf_counter(), _state_path(executed, nb), executed / nb.name
-            inputs = notebook_inputs(nb, params)
+            inputs = notebook_inputs(nb, params, env)
             previous = _load_state(state_file)
             reason = "--force" if force else why_rerun(previous, inputs, out) or (None if target.exists() else "executed notebook missing")
             row = dict(notebook=nb.stem, scale=scale, seconds=0.0, status="skipped", reason=reason or "unchanged", finished=_now(), commit=commit)
