@@ -12,6 +12,20 @@ def repo_root():
     return ROOT
 
 
+@pytest.fixture
+def experiment_notebook():
+    "`write(path, *sources)`: an experiment notebook with the runner's parameters cell, then one code cell per source."
+    import nbformat
+    def write(path, *sources):
+        nb = nbformat.v4.new_notebook()
+        params = nbformat.v4.new_code_cell('scale = "smoke"\ndata = None\nout_dir = None\nseed = 0\nworkers = 2\ndevice = "auto"')
+        params.metadata["tags"] = ["parameters"]
+        nb.cells = [params] + [nbformat.v4.new_code_cell(s) for s in sources]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
+        nbformat.write(nb, path)
+    return write
+
+
 @pytest.fixture(autouse=True)
 def _isolated_runs(tmp_path, monkeypatch):
     "Caches and corpora a test makes go to its own temp folder, never the developer's runs/."

@@ -1,10 +1,9 @@
 """The `memeclust` command as a researcher uses it: help, reproduce end to end, failures that name their cause."""
-import os, subprocess, sys
+import subprocess, sys
 from pathlib import Path
 
 import nbformat
 import numpy as np, pandas as pd
-import pytest
 from PIL import Image
 
 BIN = Path(sys.executable).parent / "memeclust"
@@ -45,20 +44,11 @@ def test_reproduce_e00_smoke_writes_results_and_figures(tmp_path):
     assert (res / "notebooks" / "e00_data.ipynb").stat().st_mtime_ns == made
 
 
-def _nb(path, *sources):
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('scale = "smoke"\ndata = None\nout_dir = None\nseed = 0\nworkers = 2\ndevice = "auto"')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params] + [nbformat.v4.new_code_cell(s) for s in sources]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
-    nbformat.write(nb, path)
-
-
-def test_reproduce_failure_names_notebook_and_cell(tmp_path):
+def test_reproduce_failure_names_notebook_and_cell(tmp_path, experiment_notebook):
     exp = tmp_path / "experiments"; exp.mkdir()
-    _nb(exp / "e00_fine.ipynb", "x = 1")
-    _nb(exp / "e01_broken.ipynb", "y = 2", "ratio = 1 / 0")
-    _nb(exp / "e02_never.ipynb", "z = 3")
+    experiment_notebook(exp / "e00_fine.ipynb", "x = 1")
+    experiment_notebook(exp / "e01_broken.ipynb", "y = 2", "ratio = 1 / 0")
+    experiment_notebook(exp / "e02_never.ipynb", "z = 3")
     p = run("reproduce", "--scale", "smoke", "--experiments", exp, "--out", tmp_path / "out", check=False)
     assert p.returncode != 0
     assert "e01_broken failed in cell 3 `ratio = 1 / 0`: ZeroDivisionError" in p.stderr

@@ -3,19 +3,10 @@ reruns exactly the notebooks that depend on it (directly or through another modu
 rerun too. Real papermill runs of small notebooks against a copy of the package sources."""
 import shutil
 
-import nbformat, pandas as pd, pytest
+import pandas as pd, pytest
 
 import memeclust.core as core
 from memeclust.runner import reproduce
-
-
-def _nb(path, *sources):
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('scale = "smoke"\ndata = None\nout_dir = None\nseed = 0\nworkers = 2\ndevice = "auto"')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params] + [nbformat.v4.new_code_cell(s) for s in sources]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
-    nbformat.write(nb, path)
 
 
 def _writes(name): return f"from pathlib import Path\nPath(out_dir, 'results', '{name}').write_text('made')"
@@ -29,11 +20,11 @@ def package_copy(tmp_path, monkeypatch):
     return copy
 
 
-def test_skips_unchanged_and_reruns_what_depends_on_an_edited_module(tmp_path, package_copy):
+def test_skips_unchanged_and_reruns_what_depends_on_an_edited_module(tmp_path, package_copy, experiment_notebook):
     exp = tmp_path / "experiments"; exp.mkdir()
-    _nb(exp / "e00_data_only.ipynb", "from memeclust.data import has_text", _writes("a.csv"))        # data -> core
-    _nb(exp / "e01_fusion.ipynb", "from memeclust.dmw import PaperDMW", _writes("b.csv"))            # dmw directly
-    _nb(exp / "e02_method.ipynb", "import memeclust.pipeline", _writes("c.csv"))                     # dmw through pipeline
+    experiment_notebook(exp / "e00_data_only.ipynb", "from memeclust.data import has_text", _writes("a.csv"))        # data -> core
+    experiment_notebook(exp / "e01_fusion.ipynb", "from memeclust.dmw import PaperDMW", _writes("b.csv"))            # dmw directly
+    experiment_notebook(exp / "e02_method.ipynb", "import memeclust.pipeline", _writes("c.csv"))                     # dmw through pipeline
     out, lines = tmp_path / "out", []
     run = lambda **kw: reproduce("smoke", out=out, experiments_dir=exp, log=lines.append, **kw).set_index("notebook")
 
@@ -58,12 +49,12 @@ def test_skips_unchanged_and_reruns_what_depends_on_an_edited_module(tmp_path, p
     assert len(t) == 3 and t.status.eq("ok").all() and t.seconds.gt(0).all()
 
 
-def test_a_changed_parameter_or_notebook_reruns(tmp_path, package_copy):
+def test_a_changed_parameter_or_notebook_reruns(tmp_path, package_copy, experiment_notebook):
     exp = tmp_path / "experiments"; exp.mkdir()
-    _nb(exp / "e00_one.ipynb", _writes("a.csv"))
+    experiment_notebook(exp / "e00_one.ipynb", _writes("a.csv"))
     out = tmp_path / "out"
     run = lambda **kw: reproduce("smoke", out=out, experiments_dir=exp, log=lambda s: None, **kw).set_index("notebook")
     assert run().status["e00_one"] == "ok"
     assert run(seed=1).reason["e00_one"] == "params changed: seed"
-    _nb(exp / "e00_one.ipynb", _writes("a.csv"), "x = 1")
+    experiment_notebook(exp / "e00_one.ipynb", _writes("a.csv"), "x = 1")
     assert run(seed=1).reason["e00_one"] == "the notebook changed"
