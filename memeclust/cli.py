@@ -86,12 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="memeclust", description="Assign internet memes to KnowYourMeme classes "
                                 "(Protomemes + metric learning + Dynamic Modality Weighting) and reproduce the paper.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    r = sub.add_parser("reproduce", help="run the experiment notebooks in order (papermill): tables to results/, figures to figures/")
+    r = sub.add_parser("reproduce", help="run the experiment notebooks in order (papermill): tables to results/, figures to figures/",
+                       description="Run nbs/experiments/e*.ipynb in order with papermill. A notebook whose inputs (its code, the memeclust modules it imports, "
+                                   "its parameters, its data, the environment) are unchanged since its last successful run into the same folder is skipped, "
+                                   "and the log says why any other one runs again.")
     r.add_argument("--scale", choices=SCALES, default="demo", help="corpus and model sizes (default: demo)")
     r.add_argument("--data", help="your own manifest (CSV/JSONL/Parquet); default: the built-in MiniKYM corpus")
     r.add_argument("--out", help="folder that gets results/ and figures/ (default: the repo; runs/smoke at scale smoke)")
     r.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (name prefixes, e.g. e00)")
-    r.add_argument("--seed", type=int, default=0); r.add_argument("--workers", type=int, default=2)
+    r.add_argument("--seed", type=int, default=0, help="seed of the corpus, the splits and training (default: 0)")
+    r.add_argument("--workers", type=int, default=2, help="processes for loading and decoding images (default: 2)")
     r.add_argument("--device", default="auto", help="auto, cpu or cuda")
     r.add_argument("--force", action="store_true", help="run every notebook, also those whose inputs are unchanged since their last run")
     r.add_argument("--experiments", help=argparse.SUPPRESS)

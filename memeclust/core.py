@@ -11,8 +11,8 @@ import numpy as np
 # %% auto #0
 __all__ = ['SCALES', 'PACKAGE_DIR', 'CODE_PATHS', 'check_scale', 'repo_root', 'runs_dir', 'shared_dir', 'realmemes_dir',
            'seed_everything', 'pick_device', 'content_hash', 'artifact_path', 'code_fingerprint', 'atomic_write',
-           'write_text', 'link_or_copy', 'git_revision', 'describe_revision', 'output_dirs', 'markdown_table',
-           'write_table']
+           'write_text', 'link_or_copy', 'git_revision', 'describe_revision', 'folder_fingerprint', 'output_dirs',
+           'markdown_table', 'write_table']
 
 # %% ../nbs/00_core.ipynb #0025a12f
 SCALES = ("smoke", "demo", "full")
@@ -140,6 +140,19 @@ def describe_revision(rev: dict) -> str:
     "'commit 1a2b3c4d5e6f', with '+ uncommitted changes' when dirty; says so when the commit is unknown."
     if not rev.get("commit"): return "commit unknown (not a git checkout)"
     return f"commit {rev['commit'][:12]}" + (" + uncommitted changes" if rev.get("dirty") else "")
+
+# %% ../nbs/00_core.ipynb #b2e1d4f3
+def folder_fingerprint(folder: str | Path | None) -> str | None:
+    "Hash of the relative names, sizes and modification times of the files under `folder` (hidden ones skipped); None when there is no folder."
+    if folder is None or not Path(folder).is_dir(): return None
+    folder, h = Path(folder), hashlib.sha256()
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for f in sorted(files):
+            if f.startswith("."): continue
+            st = (Path(root) / f).stat()
+            h.update(f"{Path(root, f).relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
 
 # %% ../nbs/00_core.ipynb #e66c39e7
 def output_dirs(out_dir: str | Path | None, scale: str) -> tuple[Path, Path]:

@@ -10,8 +10,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 from fastcore.basics import patch
-from .core import (artifact_path, atomic_write, check_scale, code_fingerprint, content_hash, describe_revision, git_revision,
-                            output_dirs, pick_device, realmemes_dir, runs_dir, write_table)
+from .core import (PACKAGE_DIR, artifact_path, atomic_write, check_scale, code_fingerprint, content_hash, describe_revision,
+                            folder_fingerprint, git_revision, output_dirs, pick_device, realmemes_dir, repo_root, runs_dir, write_table)
 from .data import corpus_sets, ensure_split, load_manifest, write_manifest
 from .synth import minikym
 from .render import realmemes_manifest
@@ -44,10 +44,12 @@ REALMEMES_PER_CLASS = {"smoke": 6, "demo": 100, "full": None}   # memes rendered
 
 def realmemes_sets(scale: str, seed: int = 0, workers: int = 2) -> dict | None:
     """The same keys as `experiment_sets` for the real memes of `realmemes_dir()` (every meme counts as Confirmed;
-    no Unconfirmed or ImgFlip set), rendered into `runs/data/realmemes-<scale>-s<seed>`; None without that folder."""
+    no Unconfirmed or ImgFlip set), rendered into `runs/data/realmemes-<scale>-s<seed>-<key>`, the key covering the
+    rendering code and the source folder's files, so neither can serve a stale rendering; None without that folder."""
     root = realmemes_dir()
     if root is None: return None
-    folder = runs_dir() / "data" / f"realmemes-{check_scale(scale)}-s{seed}"
+    key = content_hash(code_fingerprint("render", "data"), folder_fingerprint(root), REALMEMES_PER_CLASS[check_scale(scale)], n=12)
+    folder = runs_dir() / "data" / f"realmemes-{scale}-s{seed}-{key}"
     src = folder / "manifest.csv"
     if not src.exists(): realmemes_manifest(root, folder, per_class=REALMEMES_PER_CLASS[scale], seed=seed)
     rows = ensure_split(load_manifest(src, workers=workers).rows, seed=seed)
@@ -114,7 +116,8 @@ class Experiment:
     sets: dict | None = None       # manifest paths (`experiment_sets`), None without a corpus
     preset: str | None = None      # the training preset, where the experiment trains or fits
     run: FittedRun | None = None
-    revision: dict = field(default_factory=dict)
+    revision: dict = field(default_factory=dict)            # `git_revision` of the package's checkout
+    notebook_revision: dict | None = None                    # ... and of the notebooks' checkout, where that is another
 
     @property
     def backbones(self) -> str:
@@ -127,7 +130,12 @@ class Experiment:
         "One line: notebook, scale, data, seed, device, preset, backbones, git commit."
         preset = f", preset {self.preset}" if self.preset else ""
         return (f"nbs/experiments/{self.notebook}.ipynb (scale {self.scale}, data {self.corpus}, seed {self.seed}, {self.device}{preset}; "
-                f"backbones: {self.backbones}; {describe_revision(self.revision)})")
+                f"backbones: {self.backbones}; {describe_revision(self.revision)}{self._notebooks_checkout})")
+
+    @property
+    def _notebooks_checkout(self) -> str:
+        r = self.notebook_revision
+        return "" if r is None else f"; notebooks from {r['root']}: {describe_revision(r)}"
 
     def __repr__(self) -> str:
         lines = [f"Experiment {self.provenance}", f"writes {self.results_dir} and {self.figures_dir}"]
@@ -172,14 +180,17 @@ def setup_experiment(notebook: str, scale: str = "smoke", data=None, out_dir=Non
     """The `Experiment` of a notebook from its papermill parameters. `corpus`: "minikym" (MiniKYM at `scale`, or the
     manifest `data`), "realmemes" (`realmemes_sets`; `sets` is None where that folder is missing) or None (no sets).
     `clusters`: fit (cached) a run with that many Protomeme clusters and `preset` (default "default") on
-    `confirmed_split`. Raises ValueError for an unknown scale or corpus, FitError where the data can't be fitted."""
+    `confirmed_split`. The provenance names the package's commit and, when the notebooks come from another
+    checkout (a second clone beside an editable install), that checkout's commit too. Raises ValueError for an unknown scale or corpus, FitError where the data can't be fitted."""
     check_scale(scale)
     if corpus not in ("minikym", "realmemes", None): raise ValueError(f"corpus must be 'minikym', 'realmemes' or None, got {corpus!r}")
     results_dir, figures_dir = output_dirs(out_dir, scale)
     sets = (experiment_sets(data, scale, seed, workers) if corpus == "minikym" else
             realmemes_sets(scale, seed, workers) if corpus == "realmemes" else None)
     name = ("MiniKYM (synthetic)" if data is None else str(data)) if corpus != "realmemes" else f"realmemes ({realmemes_dir()})"
+    nb_root, pkg_root = repo_root().resolve(), PACKAGE_DIR.parent.resolve()     # the notebook's checkout may not be the package's
     exp = Experiment(notebook, scale, None if data is None else str(data), seed, workers, pick_device(device), results_dir, figures_dir,
-                     name, sets, preset or ("default" if clusters else None), revision=git_revision())
+                     name, sets, preset or ("default" if clusters else None), revision=git_revision(pkg_root),
+                     notebook_revision=None if nb_root == pkg_root else {**git_revision(nb_root), "root": str(nb_root)})
     if clusters and sets is not None: exp.fit(clusters, search=search, log=log)
     return exp

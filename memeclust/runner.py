@@ -10,12 +10,12 @@ from pathlib import Path
 import nbformat, pandas as pd, papermill
 from jupyter_client.kernelspec import find_kernel_specs
 from . import core
-from .core import atomic_write, check_scale, content_hash, describe_revision, git_revision, pick_device, realmemes_dir, repo_root, runs_dir, write_text
+from .core import (atomic_write, check_scale, content_hash, describe_revision, folder_fingerprint, git_revision, pick_device,                             realmemes_dir, repo_root, runs_dir, write_text)
 
 # %% auto #0
 __all__ = ['RESULT_PACKAGES', 'ReproduceError', 'experiment_notebooks', 'module_imports', 'module_dependencies',
-           'folder_fingerprint', 'data_fingerprint', 'environment_fingerprint', 'notebook_code', 'notebook_inputs',
-           'why_rerun', 'kernel_name', 'default_out', 'reproduce']
+           'data_fingerprint', 'environment_fingerprint', 'notebook_code', 'notebook_inputs', 'why_rerun',
+           'kernel_name', 'default_out', 'reproduce']
 
 # %% ../nbs/15_runner.ipynb #6891b6df
 class ReproduceError(RuntimeError):
@@ -74,18 +74,6 @@ def _parsed(path: str, mtime_ns: int, size: int) -> frozenset:
     return frozenset(module_imports(Path(path).read_text(encoding="utf-8")))
 
 # %% ../nbs/15_runner.ipynb #35bcb27d
-def folder_fingerprint(folder: str | Path | None) -> str | None:
-    "Hash of the relative names, sizes and modification times of the files under `folder` (hidden ones skipped); None when there is no folder."
-    if folder is None or not Path(folder).is_dir(): return None
-    folder, h = Path(folder), hashlib.sha256()
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for f in sorted(files):
-            if f.startswith("."): continue
-            st = (Path(root) / f).stat()
-            h.update(f"{Path(root, f).relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]
-
 def data_fingerprint(data: str | Path | None) -> dict | None:
     "The user's manifest: its content hash and its folder's fingerprint; None for the built-in corpus."
     if data is None: return None
@@ -214,7 +202,8 @@ def reproduce(scale: str = "demo", data: str | Path | None = None, out: str | Pa
               only: list[str] | None = None, seed: int = 0, workers: int = 2, device: str = "auto",
               experiments_dir: str | Path | None = None, force: bool = False, log=print) -> pd.DataFrame:
     """Run the experiment notebooks in order with papermill into `out` (default `default_out(scale)`), skipping those
-    whose inputs are unchanged since their last successful run there (`force`: run all). Returns one row per notebook
+    whose inputs are unchanged since their last successful run there (`force`: run all); a notebook that runs again first
+    loses the files its last run wrote, so none survives with an old provenance line. Returns one row per notebook
     (notebook, scale, seconds, status ok/skipped/failed, reason, finished, commit) and records the runs in
     `results/timings.csv`. Raises ReproduceError on a failed notebook (after recording it) or a bad request."""
     check_scale(scale)
@@ -225,8 +214,11 @@ def reproduce(scale: str = "demo", data: str | Path | None = None, out: str | Pa
     executed = out / "results" / "notebooks"; executed.mkdir(parents=True, exist_ok=True)
     nbs, rows, kernel = experiment_notebooks(only, experiments_dir), [], kernel_name()
     params = dict(scale=scale, data=data, out_dir=str(out), seed=seed, workers=workers, device=device)
-    commit, env = describe_revision(git_revision()), environment_fingerprint(device)
-    log(f"reproduce: {len(nbs)} notebook(s), scale={scale}, data={data or 'built-in MiniKYM'}, out={out}, kernel={kernel}, {commit}")
+    rev, nb_rev = git_revision(), git_revision(nbs[0].parent)
+    commit = describe_revision(rev).removeprefix("commit ")      # the package's code; the notebooks' checkout when it is another
+    if nb_rev["commit"] != rev["commit"] or nb_rev["dirty"] != rev["dirty"]: commit += f"; notebooks {describe_revision(nb_rev).removeprefix('commit ')}"
+    env = environment_fingerprint(device)
+    log(f"reproduce: {len(nbs)} notebook(s), scale={scale}, data={data or 'built-in MiniKYM'}, out={out}, kernel={kernel}, commit {commit}")
     try:
         for i, nb in enumerate(nbs, 1):
             t0, state_file, target = time.perf_counter(), _state_path(executed, nb), executed / nb.name
@@ -236,8 +228,9 @@ def reproduce(scale: str = "demo", data: str | Path | None = None, out: str | Pa
             row = dict(notebook=nb.stem, scale=scale, seconds=0.0, status="skipped", reason=reason or "unchanged", finished=_now(), commit=commit)
             if reason is None:
                 rows.append({**row, "finished": previous["finished"], "commit": previous["commit"]})
-                log(f"[{i}/{len(nbs)}] {nb.stem}: unchanged since {previous['finished']} ({previous['commit']}): skipped"); continue
+                log(f"[{i}/{len(nbs)}] {nb.stem}: unchanged since {previous['finished']} (commit {previous['commit']}): skipped"); continue
             log(f"[{i}/{len(nbs)}] {nb.stem} ... ({reason})")
+            for f in (previous or {}).get("outputs", []): (out / f).unlink(missing_ok=True)   # nothing stale survives a rerun
             before = _snapshot(out)
             write_text(state_file, json.dumps({**(previous or {}), "status": "running"}, indent=1))   # a killed run is not up to date
             try: _run_one(nb, target, params, kernel)

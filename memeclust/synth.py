@@ -11,22 +11,25 @@ from pathlib import Path
 from statistics import NormalDist
 import matplotlib, numpy as np, pandas as pd
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
-from .core import check_scale, runs_dir
+from .core import check_scale, code_fingerprint, runs_dir
 from .data import write_manifest
 
 # %% auto #0
-__all__ = ['GENERATOR_VERSION', 'SUBJECTS', 'OBJECTS', 'PLURALS', 'VERBS', 'TIMES', 'ADJECTIVES', 'EXCLAMATIONS', 'SNOWCLONES',
-           'STOCK', 'OCR_CONFUSIONS', 'STRAY', 'COLOURS', 'CREATURES', 'EXPRESSIONS', 'SKIN', 'HAIR', 'FONTS', 'MUTED',
+__all__ = ['SUBJECTS', 'OBJECTS', 'PLURALS', 'VERBS', 'TIMES', 'ADJECTIVES', 'EXCLAMATIONS', 'SNOWCLONES', 'STOCK',
+           'OCR_CONFUSIONS', 'STRAY', 'COLOURS', 'CREATURES', 'EXPRESSIONS', 'SKIN', 'HAIR', 'FONTS', 'MUTED',
            'ROWS_COLS', 'THEMES', 'FAMILIES', 'FAMILY_SHARE', 'UNCONFIRMED_SHARE', 'KIND_MIX', 'IMGFLIP_FONT', 'DRAW',
-           'ASPECT', 'SCALE_SIZES', 'OCR_RATE', 'DUPLICATE_SUFFIXES', 'COLUMNS', 'random_clause', 'make_phrase',
-           'phrase_slug', 'say_phrase', 'say_stock', 'ocr_noise', 'font', 'make_figure', 'draw_figure', 'smooth_field',
-           'add_grain', 'wrap', 'draw_lines', 'fit_text', 'impact', 'photo_scene', 'draw_photographic', 'draw_macro',
-           'draw_cartoon', 'draw_comic', 'mini_picture', 'draw_text_post', 'draw_dark_text', 'draw_light_text',
-           'SynthClass', 'template_shape', 'template_figure', 'class_sizes', 'build_classes', 'make_caption',
-           'meme_specs', 'render_meme', 'make_duplicates', 'build_corpus', 'render_all', 'make_minikym', 'minikym']
+           'ASPECT', 'SCALE_SIZES', 'OCR_RATE', 'DUPLICATE_SUFFIXES', 'COLUMNS', 'generator_version', 'random_clause',
+           'make_phrase', 'phrase_slug', 'say_phrase', 'say_stock', 'ocr_noise', 'font', 'make_figure', 'draw_figure',
+           'smooth_field', 'add_grain', 'wrap', 'draw_lines', 'fit_text', 'impact', 'photo_scene', 'draw_photographic',
+           'draw_macro', 'draw_cartoon', 'draw_comic', 'mini_picture', 'draw_text_post', 'draw_dark_text',
+           'draw_light_text', 'SynthClass', 'template_shape', 'template_figure', 'class_sizes', 'build_classes',
+           'make_caption', 'meme_specs', 'render_meme', 'make_duplicates', 'build_corpus', 'render_all', 'make_minikym',
+           'minikym']
 
 # %% ../nbs/02_synth.ipynb #bd1c48c3
-GENERATOR_VERSION = "v1"  # bump whenever the generated images or manifest change
+def generator_version() -> str:
+    "The corpus cache key: a fingerprint of this module's source, so any edit to the generator makes a fresh MiniKYM (no hand-bumped version to forget)."
+    return code_fingerprint("synth")[:12]
 
 # %% ../nbs/02_synth.ipynb #b06a5a6c
 # --- word lists: the raw material of class names and captions ---
@@ -791,9 +794,9 @@ def _alive(pid: int) -> bool:
     return True
 
 def minikym(scale: str = "smoke", seed: int = 0, workers: int | None = None) -> Path:
-    "Cached MiniKYM: the manifest under `runs_dir()/data/minikym-{scale}-s{seed}-{GENERATOR_VERSION}`, generated only if missing."
+    "Cached MiniKYM: the manifest under `runs_dir()/data/minikym-{scale}-s{seed}-{generator_version()}`, generated only if missing."
     check_scale(scale)
-    final = runs_dir() / "data" / f"minikym-{scale}-s{seed}-{GENERATOR_VERSION}"
+    final = runs_dir() / "data" / f"minikym-{scale}-s{seed}-{generator_version()}"
     if (final / "manifest.csv").exists(): return final / "manifest.csv"
     for stale in final.parent.glob(f".{final.name}.*.tmp"):  # left by killed runs (their process is gone)
         pid = stale.name.split(".")[-2]

@@ -56,5 +56,6 @@ def test_a_changed_parameter_or_notebook_reruns(tmp_path, package_copy, experime
     run = lambda **kw: reproduce("smoke", out=out, experiments_dir=exp, log=lambda s: None, **kw).set_index("notebook")
     assert run().status["e00_one"] == "ok"
     assert run(seed=1).reason["e00_one"] == "params changed: seed"
-    experiment_notebook(exp / "e00_one.ipynb", _writes("a.csv"), "x = 1")
+    experiment_notebook(exp / "e00_one.ipynb", _writes("b.csv"))                 # now writes b.csv instead of a.csv
     assert run(seed=1).reason["e00_one"] == "the notebook changed"
+    assert (out / "results" / "b.csv").exists() and not (out / "results" / "a.csv").exists()   # the old output went with the rerun

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from memeclust.synth import GENERATOR_VERSION, minikym
+from memeclust.synth import generator_version, minikym
 
 
 def _start_and_kill(code: str, watch: Path, n_images: int = 40):
@@ -26,7 +26,7 @@ def test_killed_make_minikym_leaves_no_manifest(tmp_path):
 
 def test_killed_minikym_leaves_no_cache_entry_and_recovers():
     data = Path(os.environ["MEMECLUST_RUNS"]) / "data"
-    final = data / f"minikym-smoke-s0-{GENERATOR_VERSION}"
+    final = data / f"minikym-smoke-s0-{generator_version()}"
     _start_and_kill("from memeclust.synth import minikym; minikym('smoke', 0, workers=1)", data)
     assert not final.exists()
     m = minikym("smoke", 0)
