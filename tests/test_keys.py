@@ -1,25 +1,13 @@
 """Cache keys are complete: changing any input of a key (data, a setting, the backbone a role resolves to and its
 weights, the code) gives a new key, so nothing stale is ever reused."""
-import shutil
 from pathlib import Path
 
-import numpy as np, pandas as pd, pytest
+import numpy as np
 
-import memeclust.core as core
 from memeclust.backbones import build_encoder, default_backbone, embed_manifest
 from memeclust.data import load_manifest
 from memeclust.experiments import fit_key
 from memeclust.train import TrainConfig
-
-
-@pytest.fixture
-def edited_code(tmp_path, monkeypatch):
-    "A copy of the package sources where one module is edited; `edit(name)` switches the fingerprint to it."
-    copy = tmp_path / "pkg"; shutil.copytree(core.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    def edit(module):
-        (copy / f"{module}.py").write_text((copy / f"{module}.py").read_text() + "\n# an edit\n")
-        monkeypatch.setattr(core, "PACKAGE_DIR", copy)
-    return edit
 
 
 def test_fit_key_changes_with_each_input(tiny, tmp_path, monkeypatch, edited_code):

@@ -1,26 +1,15 @@
 """`reproduce` skips what is up to date: with nothing changed a second run executes no notebook; an edited module
 reruns exactly the notebooks that depend on it (directly or through another module); deleted outputs and `force`
 rerun too. Real papermill runs of small notebooks against a copy of the package sources."""
-import shutil
+import pandas as pd
 
-import pandas as pd, pytest
-
-import memeclust.core as core
 from memeclust.runner import reproduce
 
 
 def _writes(name): return f"from pathlib import Path\nPath(out_dir, 'results', '{name}').write_text('made')"
 
 
-@pytest.fixture
-def package_copy(tmp_path, monkeypatch):
-    "A copy of the package sources that the runner fingerprints and reads the module graph from."
-    copy = tmp_path / "pkg"; shutil.copytree(core.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(core, "PACKAGE_DIR", copy)
-    return copy
-
-
-def test_skips_unchanged_and_reruns_what_depends_on_an_edited_module(tmp_path, package_copy, experiment_notebook):
+def test_skips_unchanged_and_reruns_what_depends_on_an_edited_module(tmp_path, edited_code, experiment_notebook):
     exp = tmp_path / "experiments"; exp.mkdir()
     experiment_notebook(exp / "e00_data_only.ipynb", "from memeclust.data import has_text", _writes("a.csv"))        # data -> core
     experiment_notebook(exp / "e01_fusion.ipynb", "from memeclust.dmw import PaperDMW", _writes("b.csv"))            # dmw directly
@@ -34,7 +23,7 @@ def test_skips_unchanged_and_reruns_what_depends_on_an_edited_module(tmp_path, p
     assert second.status.tolist() == ["skipped"] * 3 and second.seconds.eq(0).all()
     assert sum("unchanged since" in l and "skipped" in l for l in lines) == 3
 
-    (package_copy / "dmw.py").write_text((package_copy / "dmw.py").read_text() + "\n# touched\n")
+    edited_code("dmw")
     third = run()
     assert third.status.to_dict() == {"e00_data_only": "skipped", "e01_fusion": "ok", "e02_method": "ok"}
     assert third.reason["e01_fusion"] == "code changed: dmw" and "dmw" in third.reason["e02_method"]
@@ -49,7 +38,7 @@ def test_skips_unchanged_and_reruns_what_depends_on_an_edited_module(tmp_path, p
     assert len(t) == 3 and t.status.eq("ok").all() and t.seconds.gt(0).all()
 
 
-def test_a_changed_parameter_or_notebook_reruns(tmp_path, package_copy, experiment_notebook):
+def test_a_changed_parameter_or_notebook_reruns(tmp_path, edited_code, experiment_notebook):
     exp = tmp_path / "experiments"; exp.mkdir()
     experiment_notebook(exp / "e00_one.ipynb", _writes("a.csv"))
     out = tmp_path / "out"
