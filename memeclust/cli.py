@@ -57,14 +57,18 @@ def _ocr(a):
 def _weights(a):
     import pandas as pd
     from memeclust.backbones import list_weights
-    with pd.option_context("display.width", 200, "display.max_colwidth", 80, "display.max_columns", 20):
+    from memeclust.baselines import multimodal_status
+    with pd.option_context("display.width", 200, "display.max_colwidth", 120, "display.max_columns", 20):
         print(list_weights(a.weights_dir, probe_hub=a.probe_hub).to_string(index=False))
+        print("\nmultimodal baselines (paper Section 4.4; never downloaded, never random in a table):")
+        print(multimodal_status(a.weights_dir).to_string(index=False))
 
 def _fit(a):
     from memeclust.pipeline import fit, FitError
     from memeclust.train import TrainError, TrainDataError
     from memeclust.train import HEAD_GRID
-    try: fit(a.train, a.out, a.scale, a.clusters, a.nproc, a.seed, a.device, preset=a.preset, grid=list(HEAD_GRID) if a.grid else None)
+    try: fit(a.train, a.out, a.scale, a.clusters, a.nproc, a.seed, a.device, preset=a.preset, grid=list(HEAD_GRID) if a.grid else None,
+             fused=tuple(a.fused or ()))
     except (FitError, TrainError, TrainDataError, FileNotFoundError) as e: sys.exit(f"memeclust fit: {e}")
 
 def _evaluate(a):
@@ -123,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--preset", choices=["default", "paper"], default="default",
                    help="default: heads on frozen backbones chosen on validation, soft routing; paper: Section 4.2 training, hard routing")
     f.add_argument("--grid", action="store_true", help="choose loss, temperature and lr from train.HEAD_GRID on validation (about 4x the training time)")
+    f.add_argument("--fused", nargs="*", choices=["alpha_fusion", "concat_fusion"], default=None,
+                   help="also train these offline fused baselines per cluster (alpha average + linear + LayerNorm, as the paper's CLIP; "
+                        "concatenation + linear), indexed and evaluated beside DMW")
     f.add_argument("--seed", type=int, default=0); f.add_argument("--device", default="auto")
     f.set_defaults(func=_fit)
     e = sub.add_parser("evaluate", help="score a labelled manifest with a fitted run: metrics.json, predictions.csv")
@@ -136,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--run", required=True); g.add_argument("image"); g.add_argument("--text", default=None)
     g.add_argument("--top", type=int, default=5); g.add_argument("--routing", choices=["soft", "centroid"], default=None)
     g.add_argument("--device", default="auto"); g.set_defaults(func=_assign)
-    w = sub.add_parser("weights", help="list every registered image/text model and whether its weights are available here")
+    w = sub.add_parser("weights", help="list every registered image/text model and the CLIP/FLAVA/BLIP-2 baselines, and whether their weights are here")
     w.add_argument("--weights-dir", help="a weights folder (default: $MEMECLUST_WEIGHTS)")
     w.add_argument("--probe-hub", action="store_true", help="also check whether the model hubs answer (short timeout)")
     w.set_defaults(func=_weights)

@@ -203,11 +203,14 @@ class _Rule:
 
 @dataclass
 class StreamRule(_Rule):
-    "One modality alone (eq. 1 at the cluster's temperature for it); queries without that modality get all-zero rows."
+    """One stream alone (eq. 1 at the cluster's temperature for it); queries without that modality get all-zero rows.
+
+    `modality`: "image", "text", or the name of a fused stream (an offline multimodal baseline, e.g. "alpha_fusion"),
+    whose distances are passed as `d_image` (it is one embedding per meme, as an image is)."""
     modality: str
     temperatures: dict | None = None
     def __post_init__(self):
-        if self.modality not in ("image", "text"): raise ValueError(f"modality must be 'image' or 'text', got {self.modality!r}")
+        if not isinstance(self.modality, str) or not self.modality: raise ValueError(f"a stream needs a name ('image', 'text' or a fused stream), got {self.modality!r}")
     @property
     def name(self) -> str: return self.modality
     def fuse(self, d_text, d_image, text_available=None) -> DMWResult:

@@ -16,7 +16,7 @@ from .data import corpus_sets, ensure_split, load_manifest, write_manifest
 from .synth import minikym
 from .render import realmemes_manifest
 from .backbones import backbone_identity, default_backbone
-from .train import HEAD_GRID
+from .train import FUSION_HEADS, HEAD_GRID
 from .pipeline import FitError, FittedRun, file_fingerprint, fit as fit_pipeline, fit_summary, load_run, predict, score
 
 # %% auto #0
@@ -60,12 +60,13 @@ def realmemes_sets(scale: str, seed: int = 0, workers: int = 2) -> dict | None:
 # %% ../nbs/14_experiments.ipynb #82cd2c5a
 FIT_MODULES = ("core", "data", "backbones", "protomemes", "train", "index", "dmw", "evaluate", "pipeline")
 
-def fit_key(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", preset: str = "default", grid=None) -> str:
+def fit_key(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", preset: str = "default", grid=None,
+            fused: tuple = ()) -> str:
     """The cache key of a fit: the manifest's content, every setting, the backbones each role resolves to here with their
     weights' content (a VGG19 file put in the weights folder changes the protomeme backbone, hence the key), and the code."""
     roles = {r: backbone_identity(default_backbone(r)) for r in ("protomeme", "image", "text")}
     return content_hash(file_fingerprint(train_manifest), scale, clusters, seed, pick_device(device), preset, grid, roles,
-                        code_fingerprint(*FIT_MODULES))
+                        code_fingerprint(*FIT_MODULES), *([list(fused)] if fused else []))
 
 # %% ../nbs/14_experiments.ipynb #dd8e34d2
 @contextlib.contextmanager
@@ -78,15 +79,17 @@ def _locked(folder: Path):
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
 def fit_cached(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", preset: str = "default",
-               search: bool = True, log=print) -> Path:
+               search: bool = True, fused: tuple = (), log=print) -> Path:
     """`pipeline.fit` into `runs/cache/fit/<fit_key>`, or the folder of an earlier identical fit. `search`: the default
-    preset chooses its setting from `train.HEAD_GRID` on validation (the tables do). Raises what `fit` raises."""
+    preset chooses its setting from `train.HEAD_GRID` on validation (the tables do); `fused`: the fusion heads trained
+    beside the two streams (`pipeline.fit`). Raises what `fit` raises."""
     grid = list(HEAD_GRID) if search and preset == "default" else None
-    out = artifact_path("fit", fit_key(train_manifest, scale, clusters, seed, device, preset, grid))
+    out = artifact_path("fit", fit_key(train_manifest, scale, clusters, seed, device, preset, grid, tuple(fused)))
     with _locked(out):
         if (out / "fit.json").exists() and (out / "calibration.json").exists():
             log(f"reusing the fit in {out}"); return out
-        return fit_pipeline(train_manifest, out, scale=scale, clusters=clusters, seed=seed, device=device, preset=preset, grid=grid, log=log)
+        return fit_pipeline(train_manifest, out, scale=scale, clusters=clusters, seed=seed, device=device, preset=preset, grid=grid,
+                            fused=tuple(fused), log=log)
 
 # %% ../nbs/14_experiments.ipynb #54f7a852
 def experiment_predictions(sets: dict, run: FittedRun, which: str = "confirmed", device: str = "cpu", k: int | None = None,
@@ -144,11 +147,13 @@ class Experiment:
 
 # %% ../nbs/14_experiments.ipynb #17247efc
 @patch
-def fit(self: Experiment, clusters: int = 6, preset: str | None = None, search: bool = True, log=print) -> FittedRun:
-    "Fit (cached, `fit_cached`) a run with `clusters` Protomeme clusters on `sets['confirmed_split']`; it becomes `run`."
+def fit(self: Experiment, clusters: int = 6, preset: str | None = None, search: bool = True, fused: tuple = FUSION_HEADS, log=print) -> FittedRun:
+    """Fit (cached, `fit_cached`) a run with `clusters` Protomeme clusters on `sets['confirmed_split']`; it becomes `run`.
+    `fused`: the offline fused baselines trained beside the two streams (all of `train.FUSION_HEADS`: every table puts
+    DMW beside them)."""
     self.preset = preset or self.preset or "default"
     self.run = load_run(fit_cached(self.sets["confirmed_split"], self.scale, clusters=clusters, seed=self.seed, device=self.device,
-                                   preset=self.preset, search=search, log=log))
+                                   preset=self.preset, search=search, fused=fused, log=log))
     return self.run
 
 # %% ../nbs/14_experiments.ipynb #64ee495f

@@ -11,16 +11,17 @@ import faiss, numpy as np, pandas as pd
 from .core import atomic_write, content_hash, write_text
 
 # %% auto #0
-__all__ = ['MODALITIES', 'ReferenceIndex', 'build_index', 'save_index', 'load_index', 'IndexSet', 'save_index_set',
+__all__ = ['MODALITIES', 'STREAMS', 'ReferenceIndex', 'build_index', 'save_index', 'load_index', 'IndexSet', 'save_index_set',
            'load_index_set']
 
 # %% ../nbs/07_index.ipynb #f10df31e
 MODALITIES = ("image", "text")
+STREAMS = MODALITIES + ("alpha_fusion", "concat_fusion")   # and the fused streams of the offline multimodal baselines (train.FUSION_HEADS)
 _GPU_MAX_K = 2048  # faiss GPU flat search handles k up to this
 
 def _check_name(cluster, modality) -> str:
-    "Validate `modality` and return `cluster` as a folder-safe string."
-    if modality not in MODALITIES: raise ValueError(f"unknown modality {modality!r}: choose {' or '.join(MODALITIES)}")
+    "Validate `modality` (a stream of `STREAMS`) and return `cluster` as a folder-safe string."
+    if modality not in STREAMS: raise ValueError(f"unknown modality {modality!r}: choose one of {', '.join(STREAMS)}")
     cluster = str(cluster)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", cluster): raise ValueError(f"cluster name {cluster!r} must be letters, digits, '_', '.' or '-'")
     return cluster

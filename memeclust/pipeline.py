@@ -14,7 +14,8 @@ from .render import TesseractMissing, ocr_image
 from .backbones import backbone_identity, build_encoder, default_backbone, embed_manifest
 from .protomemes import (CentroidRouting, LabelRouting, SoftRouting, assign_classes, fit_protomemes, fit_routing_temperature,
                          load_protomemes, save_protomemes)
-from .train import TrainConfig, apply_head, default_nproc, embed_trained, launch, load_head, train_defaults, validation_split
+from .train import (FUSION_HEADS, TrainConfig, apply_head, default_nproc, embed_trained, launch, load_head, multimodal_embeddings,
+                             train_defaults, validation_split)
 from .index import IndexSet, build_index, load_index_set, save_index_set
 from .dmw import CalibratedDMW, DMWResult, PaperDMW, StreamRule, class_min_distances, index_class_distances, mean_nll
 from .evaluate import classification_metrics
@@ -49,6 +50,7 @@ def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict
     grid point, its label, and every point's validation precision@1 (weighted over groups) and seconds."""
     rows = manifest.rows.set_index(manifest.rows.meme_id.astype(str))
     data_key, configs, folders = file_fingerprint(manifest.path), [], {}
+    stream = train_kw.get("head") if modality == "multimodal" else modality      # what the logs call it
     val = None if val_ids is None else set(map(str, val_ids))
     points = list(grid) if grid else [{}]
     runs = {}
@@ -58,7 +60,7 @@ def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict
         if modality == "text": labels = labels[has_text(rows.loc[ids, "text"])]
         ok, why = trainable(labels[[i not in (val or ()) for i in labels.index]])
         if not ok:
-            log(f"{modality} group {name}: not trained ({why}); its index uses the pretrained backbone"); runs[name] = None; continue
+            log(f"{stream} group {name}: not trained ({why}); its index uses the pretrained backbone(s)"); runs[name] = None; continue
         for g, point in enumerate(points):
             kw, train_ids = {**train_kw, **point}, ids
             if val is not None and kw.get("select") == "validation": kw["val_ids"] = [i for i in ids if i in val]
@@ -68,8 +70,8 @@ def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict
             folders[(name, g)] = Path(cfg.out_dir); configs.append(cfg)
     summaries = {}
     if configs:
-        log(f"{modality}: training {len(configs)} run(s): {len(configs) // len(points)} group(s) x {len(points)} setting(s)")
-        for cfg, s in zip(configs, launch(configs, nproc=nproc, log=log, progress=f"train {modality}")): summaries[Path(cfg.out_dir)] = s
+        log(f"{stream}: training {len(configs)} run(s): {len(configs) // len(points)} group(s) x {len(points)} setting(s)")
+        for cfg, s in zip(configs, launch(configs, nproc=nproc, log=log, progress=f"train {stream}")): summaries[Path(cfg.out_dir)] = s
     table = []
     for g, point in enumerate(points):
         ss = [summaries[f] for (n, gg), f in folders.items() if gg == g]
@@ -83,7 +85,7 @@ def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict
     for name in groups:
         if name not in runs: runs[name] = folders[(name, best)]
     if len(points) > 1:
-        log(f"{modality}: chose {_grid_label(points[best])} on validation (precision@1 {scores[best]:.4f}; "
+        log(f"{stream}: chose {_grid_label(points[best])} on validation (precision@1 {scores[best]:.4f}; "
             + "; ".join(f"{t['setting']}: {t['val_precision_at_1']:.4f}" for t in table) + ")")
     label = _grid_label(points[best]) if len(points) > 1 else _grid_label({"loss": train_kw.get("loss"), "lr": train_kw.get("lr")})
     return runs, {"setting": points[best], "label": label, "grid": table}
@@ -148,12 +150,12 @@ def calibrate_on_validation(manifest: Manifest, groups: dict, runs: dict, val_id
     the true classes summed over clusters (`dmw.mean_nll`). Pooled, not per cluster: a cluster holds a few dozen
     validation memes, too few to fit its own (fits run to the ends of the grid), and one temperature per modality keeps
     the clusters' distances comparable when soft routing scores a meme in several."""
-    val, fits = set(map(str, val_ids)), {"image": [], "text": []}
+    val, fits = set(map(str, val_ids)), {mod: [] for mod in runs}
     rows = manifest.rows.set_index(manifest.rows.meme_id.astype(str))
     for c, ids in groups.items():
         ids = [str(i) for i in ids]
-        for mod in ("image", "text"):
-            emb = embed_group(manifest, ids, runs[mod].get(c), bases[mod], device, (base_embs or {}).get(mod))
+        for mod in runs:
+            emb = embed_group(manifest, ids, runs[mod].get(c), bases.get(mod), device, (base_embs or {}).get(mod))
             e_ids = np.asarray(emb.meme_ids, dtype=object)
             ok = has_text(rows.text.loc[e_ids]) if mod == "text" else np.ones(len(e_ids), bool)
             is_val = np.isin(e_ids, list(val))
@@ -172,12 +174,18 @@ def calibrate_on_validation(manifest: Manifest, groups: dict, runs: dict, val_id
     return out
 
 def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: int | None = None, seed: int = 0,
-        device: str = "auto", train_kw: dict | None = None, preset: str = "default", grid: list | None = None, log=print) -> Path:
+        device: str = "auto", train_kw: dict | None = None, preset: str = "default", grid: list | None = None, fused: tuple = (),
+        log=print) -> Path:
     """Protomemes, per-cluster image and text models, FAISS indexes and fusion calibration for a training manifest, in `out_dir`.
 
     `preset`: "default" (heads on frozen backbones selected on validation, soft routing) or "paper" (Section 4.2
     settings, hard routing); `train_kw` overrides the preset's training fields; `grid` lists overrides to choose among
-    on validation (e.g. `train.HEAD_GRID`; None: the preset's one setting). Raises FitError when the data cannot be fitted."""
+    on validation (e.g. `train.HEAD_GRID`; None: the preset's one setting). `fused`: fusion heads of `train.FUSION_HEADS`
+    to train per cluster beside the two streams, with the same settings, grid, validation and references (the offline
+    multimodal baselines; each becomes a stream of its own name). Raises FitError when the data cannot be fitted,
+    ValueError for an unknown fusion head."""
+    bad = [f for f in fused if f not in FUSION_HEADS]
+    if bad: raise ValueError(f"unknown fusion head(s) {', '.join(map(repr, bad))}: choose from {', '.join(FUSION_HEADS)}")
     t0, out, dev = time.perf_counter(), Path(out_dir), pick_device(device)
     say = _stage(log, t0)
     m = load_manifest(train_manifest)
@@ -207,11 +215,15 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
     save_protomemes(pm, out / "protomemes.npz")
     write_text(out / "class_clusters.json", json.dumps({c: v + 1 for c, v in sorted(class_cluster.items())}, indent=1))
     indexes, models, runs, choices, bases, base_embs = {}, {}, {}, {}, {}, {}
-    for modality in ("image", "text"):
-        runs[modality], choices[modality] = train_groups(m, groups, modality, kw, nproc=nproc, log=log, val_ids=val_ids, grid=grid)
-        bases[modality] = build_encoder(default_backbone(modality), device=dev,
-                                        dense_dim=None if kw["mode"] == "head" or modality == "image" else kw.get("dense_dim", 4096))
-        base_embs[modality] = embed_manifest(m, bases[modality], progress=True)
+    for modality in ("image", "text", *fused):
+        fusion = modality in FUSION_HEADS
+        runs[modality], choices[modality] = train_groups(m, groups, "multimodal" if fusion else modality, {**kw, "head": modality} if fusion else kw,
+                                                         nproc=nproc, log=log, val_ids=val_ids, grid=grid)
+        if fusion: bases[modality], base_embs[modality] = None, multimodal_embeddings(m, base_embs["image"], base_embs["text"])
+        else:
+            bases[modality] = build_encoder(default_backbone(modality), device=dev,
+                                            dense_dim=None if kw["mode"] == "head" or modality == "image" else kw.get("dense_dim", 4096))
+            base_embs[modality] = embed_manifest(m, bases[modality], progress=True)
         for name, run in runs[modality].items():
             if run is None: continue
             dest = out / "models" / f"{modality}-c{name}"
@@ -229,7 +241,7 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
     write_text(out / "calibration.json", json.dumps(cal, indent=1))
     say(f"calibration on {len(val_ids)} validation memes: routing temperature {t_route:.4f}")
     summaries = {k: json.loads((v / "summary.json").read_text()) for k, v in models.items()}
-    info = {"format": 2, "preset": preset, "routing": "soft" if preset == "default" else "centroid",
+    info = {"format": 2, "preset": preset, "routing": "soft" if preset == "default" else "centroid", "streams": list(runs),
             "manifest": str(Path(train_manifest).resolve()), "manifest_fingerprint": file_fingerprint(train_manifest),
             "memes": len(m.rows), "classes": int(m.rows.label.nunique()), "clusters": clusters, "scale": scale, "seed": seed,
             "protomeme_backbone": pm_enc.name, "image_backbone": bases["image"].name, "text_backbone": bases["text"].name,
@@ -315,6 +327,7 @@ class QueryScores:
     d_text: np.ndarray            # (n, C) the same for texts (+inf also where a cluster has no text index)
     text_available: np.ndarray    # (n,) False for an empty text
     routing: str = "centroid"
+    d_fused: dict = dataclasses.field(default_factory=dict)   # fused stream name -> (n, C), as d_image (fits with `fused`)
 
 def _base_encoder(run: FittedRun, modality: str, device: str):
     "The frozen backbone the run's heads (or untrained indexes) read: no dense layer in head mode."
@@ -335,19 +348,21 @@ def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m:
     M = rule.membership(feats.vectors, run.protomemes.centroids, labels) if len(ids) else np.zeros((0, len(run.clusters)))
     classes = np.array(sorted(run.class_cluster))
     class_cluster = np.array([run.class_cluster[c] for c in classes])
+    streams = run.info.get("streams", ["image", "text"])
     base = {m: _base_encoder(run, m, device) for m in ("image", "text")}
     routed = dataclasses.replace(manifest, rows=manifest.rows[manifest.rows.meme_id.astype(str).isin(set(ids))].reset_index(drop=True))
     base_emb = {m: embed_manifest(routed, base[m], progress=progress) for m in ("image", "text")}
-    d = {m: np.full((len(ids), len(classes)), np.inf, np.float32) for m in ("image", "text")}
+    for f in streams[2:]: base_emb[f] = multimodal_embeddings(routed, base_emb["image"], base_emb["text"])
+    d = {m: np.full((len(ids), len(classes)), np.inf, np.float32) for m in streams}
     for k, c in enumerate(run.clusters):
         sel = np.flatnonzero(M[:, k] > 0)
         if not len(sel): continue
         if run.indexes.get((c, "image")) is None: raise FileNotFoundError(f"{run.folder}: cluster {c} has no image index")
         cols = np.flatnonzero(class_cluster == c)
-        for m in ("image", "text"):
+        for m in streams:
             idx = run.indexes.get((c, m))
             if idx is None or not len(cols): continue
-            emb = embed_group(manifest, ids[sel], run.model_dir(m, c), base[m], device, base_emb[m])
+            emb = embed_group(manifest, ids[sel], run.model_dir(m, c), base.get(m), device, base_emb[m])
             if not len(emb.meme_ids): continue
             where = pd.Series(range(len(ids)), index=ids).loc[emb.meme_ids].to_numpy()
             d[m][np.ix_(where, cols)] = index_class_distances(idx, emb.vectors, classes=classes[cols])[0]
@@ -355,7 +370,8 @@ def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m:
     for m, n in missing.items():
         if n: log(f"{n} queries without a {m} embedding are scored by the other modality")
     text_ok = has_text(rows.text.loc[ids]) if len(ids) else np.zeros(0, bool)
-    return QueryScores(ids, labels, classes, class_cluster, list(run.clusters), M, d["image"], d["text"], text_ok, rule.name)
+    return QueryScores(ids, labels, classes, class_cluster, list(run.clusters), M, d["image"], d["text"], text_ok, rule.name,
+                       {f: d[f] for f in streams[2:]})
 
 # %% ../nbs/11_pipeline.ipynb #c28e38eb
 def mix(rule, s: QueryScores):
@@ -366,13 +382,16 @@ def mix(rule, s: QueryScores):
     P(class | meme, c): the mixture over clusters, with the cluster probability the membership updated by how well the
     meme matches that cluster's references (a cluster holding one class is not certain just because it has one). One-hot
     membership (hard routing) gives exactly the rule within the routed cluster. Rows of `probabilities` (n x C) sum to 1,
-    or to 0 for a query no cluster could score."""
+    or to 0 for a query no cluster could score. A `StreamRule` of a fused stream reads that stream's distances (`s.d_fused`)."""
     n, C = s.d_image.shape
+    stream = getattr(rule, "modality", "image")
+    first = stream if stream in s.d_fused else "image"             # the one-embedding stream the rule reads as its image slot
+    d_first = s.d_fused[first] if first != "image" else s.d_image
     pos = {c: i for i, c in enumerate(s.clusters)}
     m = s.membership[:, [pos[c] for c in s.class_cluster]] if C else np.zeros((n, 0))
     with np.errstate(divide="ignore"): log_m = np.log(m)
-    t_i = np.array([rule.temperature(c, "image") for c in s.class_cluster]); t_t = np.array([rule.temperature(c, "text") for c in s.class_cluster])
-    d_i, d_t = s.d_image / t_i - log_m, s.d_text / t_t - log_m          # -log 0 = +inf: an unscored cluster's classes drop out
+    t_i = np.array([rule.temperature(c, first) for c in s.class_cluster]); t_t = np.array([rule.temperature(c, "text") for c in s.class_cluster])
+    d_i, d_t = d_first / t_i - log_m, s.d_text / t_t - log_m            # -log 0 = +inf: an unscored cluster's classes drop out
     has_t = np.isfinite(d_t).any(1) & s.text_available
     ok = np.isfinite(d_i).any(1) | has_t
     P, wt, wv, pt, pv = np.zeros((n, C)), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
@@ -381,16 +400,16 @@ def mix(rule, s: QueryScores):
         P[ok], wt[ok], wv[ok], pt[ok], pv[ok] = r.probabilities, r.w_text, r.w_image, r.p_text_max, r.p_image_max
     return DMWResult(P, wt, wv, pt, pv, P.argmax(1) if C else np.zeros(n, int))
 
-def fusion_rules(calibration: dict | None = None, k: int | None = None) -> list:
-    "The rules every table reports: each stream alone, the paper's DMW, calibrated DMW (temperatures from validation)."
+def fusion_rules(calibration: dict | None = None, k: int | None = None, fused: tuple = ()) -> list:
+    "The rules every table reports: each stream alone, the paper's DMW, calibrated DMW (temperatures from validation), then each `fused` stream alone."
     t = (calibration or {}).get("clusters")
-    return [StreamRule("image", t), StreamRule("text", t), PaperDMW(k), CalibratedDMW(t, k)]
+    return [StreamRule("image", t), StreamRule("text", t), PaperDMW(k), CalibratedDMW(t, k)] + [StreamRule(f, t) for f in fused]
 
 def predict(s: QueryScores, k: int | None = None, calibration: dict | None = None, rules: list | None = None) -> pd.DataFrame:
     """One row per query: label, cluster (largest membership), membership, the membership of its class' cluster, and per rule
     the predicted class ("" where no cluster could score it); for the DMW rules also its probability, the modality weights
     (`w_text`, `w_image`) and each modality's largest class probability (`p_text`, `p_image`)."""
-    rules = rules or fusion_rules(calibration, k)
+    rules = rules or fusion_rules(calibration, k, tuple(s.d_fused))
     top = s.membership.argmax(1) if len(s.membership) else np.zeros(0, int)
     pos = {c: i for i, c in enumerate(s.clusters)}
     lab_cluster = dict(zip(s.classes, s.class_cluster))
@@ -410,8 +429,10 @@ def predict(s: QueryScores, k: int | None = None, calibration: dict | None = Non
     return out
 
 # %% ../nbs/11_pipeline.ipynb #bbc6990c
-def metrics_summary(pred: pd.DataFrame, methods=("image", "text", "dmw", "dmw_calibrated")) -> dict:
-    "The `metrics.json` shape: per method macro metrics, routing recall, and the same metrics per (largest-membership) cluster."
+def metrics_summary(pred: pd.DataFrame, methods=None) -> dict:
+    """The `metrics.json` shape: per method macro metrics, routing recall, and the same metrics per (largest-membership)
+    cluster. `methods`: None for image, text, dmw, dmw_calibrated and the fused streams `pred` holds."""
+    methods = methods or ["image", "text", "dmw", "dmw_calibrated"] + [f for f in FUSION_HEADS if f in pred.columns]
     out = {m: classification_metrics(pred.label, pred[m]) for m in methods}
     cm = pred.class_cluster_membership
     out["routing"] = {"recall_top1": float((cm >= pred.membership - 1e-12).mean()), "recall_used": float((cm > 0).mean())}

@@ -14,12 +14,13 @@ from .data import Manifest, load_manifest, has_text
 from .backbones import Encoder, backbone_identity, build_encoder, default_backbone, embed_manifest, Embeddings, normalise_pixels
 
 # %% auto #0
-__all__ = ['PAPER_LOSS', 'PAPER_MINER', 'PAPER_DISTANCE', 'MODES', 'HEADS', 'SELECTIONS', 'PRESETS', 'HEAD_LOSS', 'HEAD_GRID',
-           'LOSS_OVERRIDES', 'TrainConfig', 'TrainDataError', 'save_config', 'load_config', 'train_defaults',
-           'default_nproc', 'AnchorwiseNTXentLoss', 'make_distance', 'make_loss', 'make_miner', 'ClassBalancedBatches',
-           'validation_split', 'EfficientNetTop', 'ViTTop', 'ResNetTop', 'TextTop', 'split_encoder', 'TrunkEncoder',
-           'trunk_encoder', 'EmbedderHead', 'training_rows', 'validation_scores', 'train_run', 'main', 'TrainError',
-           'launch', 'load_head', 'apply_head', 'load_trained', 'embed_trained', 'without_zero_rows']
+__all__ = ['PAPER_LOSS', 'PAPER_MINER', 'PAPER_DISTANCE', 'MODES', 'HEADS', 'FUSION_HEADS', 'MODALITIES', 'SELECTIONS', 'PRESETS',
+           'HEAD_LOSS', 'HEAD_GRID', 'LOSS_OVERRIDES', 'TrainConfig', 'stream_backbones', 'TrainDataError',
+           'save_config', 'load_config', 'train_defaults', 'default_nproc', 'AnchorwiseNTXentLoss', 'make_distance',
+           'make_loss', 'make_miner', 'ClassBalancedBatches', 'validation_split', 'EfficientNetTop', 'ViTTop',
+           'ResNetTop', 'TextTop', 'split_encoder', 'TrunkEncoder', 'trunk_encoder', 'EmbedderHead', 'FusionHead',
+           'multimodal_embeddings', 'training_rows', 'validation_scores', 'train_run', 'main', 'TrainError', 'launch',
+           'load_head', 'apply_head', 'load_trained', 'embed_trained', 'without_zero_rows']
 
 # %% ../nbs/06_train.ipynb #fd6a0542
 PAPER_LOSS = {"name": "NTXentLoss", "temperature": 0.7}
@@ -27,6 +28,8 @@ PAPER_MINER = {"name": "TripletMarginMiner", "margin": 0.7, "type_of_triplets": 
 PAPER_DISTANCE = {"name": "CosineSimilarity"}
 MODES = ("full", "cached", "head")
 HEADS = ("linear", "residual_mlp")
+FUSION_HEADS = ("alpha_fusion", "concat_fusion")   # multimodal heads on the frozen image + text embeddings (offline fused baselines)
+MODALITIES = ("image", "text", "multimodal")
 SELECTIONS = ("loss", "validation")
 
 @dataclass
@@ -34,14 +37,14 @@ class TrainConfig:
     "One metric-learning run: data, model, objective, optimiser, stopping rule, sampler and where to write."
     manifest: str                          # the manifest (CSV/JSONL/Parquet) holding the memes
     out_dir: str                           # run folder: config.yaml, train.log, history.csv, checkpoints, model.pt
-    modality: str = "image"                # "image" or "text"
+    modality: str = "image"                # "image", "text" or "multimodal" (a fusion head on both frozen embeddings)
     meme_ids: list | None = None           # train on these memes only (a Protomeme cluster's train split); None: split == "train"
-    backbone: str | None = None            # registry name; None: the paper's model if its weights are here, else the offline default
+    backbone: str | None = None            # registry name ("image+text" names for multimodal); None: the paper's model if its weights are here, else the offline default
     weights: str | None = None             # explicit weights path (else resolved as in `backbones.resolve_weights`)
     dense_dim: int | None = 4096           # text, full/cached modes: dense layer after pooling (the paper's 4096); ignored for images and in head mode
     mode: str = "full"                     # "full" (paper: whole backbone), "cached" (frozen trunk, trainable top) or "head" (frozen backbone, trained embedder)
     trainable_blocks: int = 2              # cached mode, images: last blocks trained
-    head: str = "linear"                   # head mode: "linear" (orthogonal init) or "residual_mlp" (x + MLP(x), last layer zero-init)
+    head: str = "linear"                   # head mode: "linear" (orthogonal init), "residual_mlp" (x + MLP(x), last layer zero-init); multimodal: "alpha_fusion" or "concat_fusion"
     head_dim: int | None = None            # head mode: output dims (None: the backbone's, so epoch 0 keeps its neighbours exactly)
     loss: dict = field(default_factory=lambda: dict(PAPER_LOSS))
     miner: dict | None = field(default_factory=lambda: dict(PAPER_MINER))
@@ -64,9 +67,12 @@ class TrainConfig:
     workers: int = 0                       # DataLoader workers per process (full mode, images)
 
     def __post_init__(self):
-        if self.modality not in ("image", "text"): raise ValueError(f"modality must be 'image' or 'text', got {self.modality!r}")
+        if self.modality not in MODALITIES: raise ValueError(f"modality must be one of {', '.join(MODALITIES)}, got {self.modality!r}")
         if self.mode not in MODES: raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if self.head not in HEADS: raise ValueError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        if self.head not in HEADS + FUSION_HEADS: raise ValueError(f"head must be one of {', '.join(HEADS + FUSION_HEADS)}, got {self.head!r}")
+        if (self.modality == "multimodal") != (self.head in FUSION_HEADS) or (self.modality == "multimodal" and self.mode != "head"):
+            raise ValueError(f"modality {self.modality!r}, mode {self.mode!r}, head {self.head!r}: a fusion head ({', '.join(FUSION_HEADS)}) "
+                             "trains in head mode on the multimodal modality, and the multimodal modality trains only a fusion head")
         if self.select not in SELECTIONS: raise ValueError(f"select must be one of {', '.join(SELECTIONS)}, got {self.select!r}")
         if not 0 < self.val_fraction < 1: raise ValueError(f"val_fraction must lie between 0 and 1, got {self.val_fraction}")
         if self.per_class < 2: raise ValueError(f"per_class={self.per_class}: a batch needs at least 2 memes per class to hold positive pairs")
@@ -78,9 +84,18 @@ class TrainConfig:
     def key(self) -> str:
         """Hash of everything that changes the trained model (not where it is written, nor the device): the settings, the
         backbone it resolves to here and its weights' content, and the code of the modules training runs."""
-        backbone = self.backbone or default_backbone(self.modality)
+        names = stream_backbones(self.modality, self.backbone)
         return content_hash({k: v for k, v in self.to_dict().items() if k not in ("out_dir", "device", "workers")},
-                            backbone_identity(backbone, self.weights), code_fingerprint("core", "data", "backbones", "train"))
+                            [backbone_identity(b, self.weights if len(names) == 1 else None) for b in names],
+                            code_fingerprint("core", "data", "backbones", "train"))
+
+def stream_backbones(modality: str, backbone: str | None = None) -> list[str]:
+    """The frozen backbone(s) a run reads: [one] for image or text, [image, text] for multimodal (`backbone` as
+    'image_name+text_name'); None: `default_backbone` of each. Raises ValueError for a multimodal name without both parts."""
+    if modality != "multimodal": return [backbone or default_backbone(modality)]
+    names = backbone.split("+") if backbone else [default_backbone("image"), default_backbone("text")]
+    if len(names) != 2 or not all(names): raise ValueError(f"a multimodal backbone is 'image_backbone+text_backbone', got {backbone!r}")
+    return names
 
 class TrainDataError(ValueError):
     "The training data cannot train this run (the message says why)."
@@ -400,6 +415,59 @@ class EmbedderHead(nn.Module):
     @property
     def spec(self) -> dict: return {"kind": self.kind, "dim_in": self.dim_in, "dim_out": self.dim_out}
 
+# %% ../nbs/06_train.ipynb #6f066ad0
+class FusionHead(nn.Module):
+    """A trainable fusion of frozen image and text embeddings: (n, dim_image + dim_text) float (the two side by side)
+    -> (n, dim_out) unit-norm float; dim_out defaults to 512, the size the paper's multimodal baselines project to.
+
+    `kind="alpha_fusion"` (the paper's CLIP baseline, Section 4.4): each part L2-normalised and projected to dim_out (the
+    trainable projections, as CLIP keeps only its final projections trainable), averaged with weight alpha = sigmoid(a)
+    (0.5 at start) for the image, then a linear layer + LayerNorm keeping the size. `kind="concat_fusion"` (early
+    fusion): the two L2-normalised parts concatenated and mapped by one bias-free linear layer, orthogonally initialised.
+    An all-zero text part (a meme without text, see `multimodal_embeddings`) stays zero. Raises ValueError for an unknown kind."""
+    def __init__(self, dim_image: int, dim_text: int, kind: str = "alpha_fusion", dim_out: int | None = None, seed: int = 0):
+        super().__init__()
+        self.kind, self.dim_image, self.dim_text, self.dim_out = kind, dim_image, dim_text, dim_out or 512
+        g = torch.Generator().manual_seed(seed)
+        if kind == "alpha_fusion":
+            self.image_proj, self.text_proj = nn.Linear(dim_image, self.dim_out), nn.Linear(dim_text, self.dim_out)
+            self.alpha = nn.Parameter(torch.zeros(()))
+            self.refine, self.norm = nn.Linear(self.dim_out, self.dim_out), nn.LayerNorm(self.dim_out)
+            for lin in (self.image_proj, self.text_proj, self.refine): nn.init.orthogonal_(lin.weight, generator=g); nn.init.zeros_(lin.bias)
+        elif kind == "concat_fusion":
+            self.proj = nn.Linear(dim_image + dim_text, self.dim_out, bias=False)
+            nn.init.orthogonal_(self.proj.weight, generator=g)
+        else: raise ValueError(f"fusion head must be one of {', '.join(FUSION_HEADS)}, got {kind!r}")
+
+    @property
+    def image_weight(self) -> float:
+        "alpha: the image embedding's share of the average (alpha_fusion); NaN for concat_fusion."
+        return float(torch.sigmoid(self.alpha.detach())) if self.kind == "alpha_fusion" else float("nan")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float()
+        xi, xt = F.normalize(x[:, :self.dim_image], dim=1), F.normalize(x[:, self.dim_image:], dim=1)   # zero stays zero
+        if self.kind == "concat_fusion": return F.normalize(self.proj(torch.cat([xi, xt], 1)), dim=1)
+        a = torch.sigmoid(self.alpha)
+        return F.normalize(self.norm(self.refine(a * self.image_proj(xi) + (1 - a) * self.text_proj(xt))), dim=1)
+
+    @property
+    def spec(self) -> dict: return {"kind": self.kind, "dim_image": self.dim_image, "dim_text": self.dim_text, "dim_out": self.dim_out}
+
+# %% ../nbs/06_train.ipynb #e4b4f9bd
+def multimodal_embeddings(manifest: Manifest, image: Embeddings, text: Embeddings) -> Embeddings:
+    """A fusion head's input: each meme's image and text embeddings side by side, (n, dim_image + dim_text) float32, for
+    the memes of `manifest` both hold (in the image embeddings' order); the others are in `failed` with their reason. A
+    meme whose text is empty gets a text part of zeros: no evidence, rather than the embedding of an empty string."""
+    have = set(text.meme_ids)
+    ids = [i for i in image.meme_ids if i in have]
+    im, tx = image.subset(ids), text.subset(ids)
+    t = tx.vectors.copy()
+    if len(ids): t[~has_text(manifest.rows.set_index(manifest.rows.meme_id.astype(str)).text.loc[ids])] = 0
+    failed = pd.concat([image.failed, text.failed], ignore_index=True).drop_duplicates("meme_id").reset_index(drop=True)
+    return dataclasses.replace(im, vectors=np.hstack([im.vectors, t]).astype(np.float32), failed=failed, model=f"{image.model}+{text.model}",
+                               weights_source=f"{image.weights_source} + {text.weights_source}")
+
 # %% ../nbs/06_train.ipynb #fcfeaa4f
 def _dist_env() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
@@ -535,7 +603,8 @@ class _Run:
     notes: list = field(default_factory=list)
     sampler: ClassBalancedBatches | None = None
     backbone: str = ""
-    encoder: Encoder | None = None
+    encoder: Encoder | None = None              # the (first) backbone
+    weights: str = ""                           # where the backbone(s) weights came from
     model: nn.Module | None = None              # what trains: the whole encoder, its top (cached) or a head
     dim: int = 0                                # output size of `model`
     trainable: str = ""
@@ -580,18 +649,27 @@ def _inputs(run: _Run) -> None:
     cfg, log = run.cfg, run.log
     manifest, run.notes = training_rows(cfg)
     for n in run.notes: log(f"note: {n}")
-    run.backbone = cfg.backbone or default_backbone(cfg.modality)
-    enc = (_frozen_encoder(run.backbone, cfg.weights, cfg.seed) if cfg.mode == "head" else
-           build_encoder(run.backbone, cfg.weights, dense_dim=cfg.dense_dim if cfg.modality == "text" else None, seed=cfg.seed)).to(run.device)
-    if enc.is_random_init: raise TrainDataError(f"{run.backbone} has random weights: tables never report numbers from it")
-    features = None
+    names = stream_backbones(cfg.modality, cfg.backbone)
+    run.backbone = "+".join(names)
+    encs = [(_frozen_encoder(b, cfg.weights if len(names) == 1 else None, cfg.seed) if cfg.mode == "head" else
+             build_encoder(b, cfg.weights, dense_dim=cfg.dense_dim if cfg.modality == "text" else None, seed=cfg.seed)).to(run.device) for b in names]
+    for e in encs:
+        if e.is_random_init: raise TrainDataError(f"{e.name} has random weights: tables never report numbers from it")
+    enc, features = encs[0], None
+    run.weights = " + ".join(e.weights_source for e in encs)
     if cfg.mode == "full": run.model, run.trainable, run.dim = enc, "whole network", enc.dim
     else:
         if cfg.mode == "cached": source, run.model, run.trainable = trunk_encoder(enc, cfg.trainable_blocks); run.dim = enc.dim
+        elif cfg.modality == "multimodal":
+            source, run.model = enc, FusionHead(encs[0].dim, encs[1].dim, cfg.head, cfg.head_dim, seed=cfg.seed).to(run.device)
+            run.trainable = f"{cfg.head} head {encs[0].dim}+{encs[1].dim}->{run.model.dim_out} on the frozen {encs[0].name} and {encs[1].name} embeddings"
         else:
             source, run.model = enc, EmbedderHead(enc.dim, cfg.head_dim, cfg.head, seed=cfg.seed).to(run.device)
-            run.dim, run.trainable = run.model.dim_out, f"{cfg.head} head {enc.dim}->{run.model.dim_out} on the frozen {enc.name} embedding"
-        embed = (lambda: _frozen_embeddings(cfg, manifest, enc)) if cfg.mode == "head" else (lambda: embed_manifest(manifest, source, progress=False))
+            run.trainable = f"{cfg.head} head {enc.dim}->{run.model.dim_out} on the frozen {enc.name} embedding"
+        if cfg.mode == "head": run.dim = run.model.dim_out
+        if cfg.modality == "multimodal": embed = lambda: multimodal_embeddings(manifest, *(_frozen_embeddings(cfg, manifest, e) for e in encs))
+        elif cfg.mode == "head": embed = lambda: _frozen_embeddings(cfg, manifest, enc)
+        else: embed = lambda: embed_manifest(manifest, source, progress=False)
         emb = embed() if run.rank == 0 else None                  # rank 0 fills the cache
         if run.distributed: dist.barrier()
         if emb is None: emb = embed()                             # the other ranks read it
@@ -599,8 +677,8 @@ def _inputs(run: _Run) -> None:
         if len(emb.failed):
             rows = manifest.rows
             manifest = dataclasses.replace(manifest, rows=rows[rows.meme_id.astype(str).isin(emb.meme_ids)].reset_index(drop=True))
-        features = torch.from_numpy(emb.vectors).view(-1, *(source.shape if cfg.mode == "cached" else (enc.dim,)))
-        for p in enc.parameters(): p.requires_grad_(False)
+        features = torch.from_numpy(emb.vectors).view(-1, *(source.shape if cfg.mode == "cached" else (emb.vectors.shape[1],)))
+        for p in (p for e in encs for p in e.parameters()): p.requires_grad_(False)
         for p in run.model.parameters(): p.requires_grad_(True)
     rows = manifest.rows
     classes = sorted(rows.label.astype(str).unique())
@@ -744,7 +822,7 @@ def _finish(run: _Run) -> dict:
     cfg, st, out = run.cfg, run.state, run.out
     stopped = "early stopping" if st["bad_epochs"] >= cfg.patience else "max_epochs"
     untrained = run.by_validation and st["best_epoch"] == 0
-    summary = {"run": out.name, "config_key": cfg.key, "modality": cfg.modality, "backbone": run.backbone, "weights": run.encoder.weights_source,
+    summary = {"run": out.name, "config_key": cfg.key, "modality": cfg.modality, "backbone": run.backbone, "weights": run.weights,
                "mode": cfg.mode, "trainable": run.trainable, "world_size": run.world, "device": str(run.device), "classes": run.n_classes,
                "memes": len(run.train_idx), "epochs": st["epoch"], "best_epoch": st["best_epoch"],
                "best_loss": st["best_loss"] if math.isfinite(st["best_loss"]) else None, "stopped_by": stopped,
@@ -843,15 +921,17 @@ def launch(configs: list[TrainConfig], nproc: int = 1, resume: bool = True, log=
     return [json.loads((Path(c.out_dir) / "summary.json").read_text()) for c in configs]
 
 # %% ../nbs/06_train.ipynb #5c42143e
-def load_head(run_dir, device: str = "cpu") -> tuple[EmbedderHead, TrainConfig, str]:
-    "(trained head, config, backbone name) of a head-mode run folder. Raises FileNotFoundError / ValueError for an unfinished or other-mode run."
+def load_head(run_dir, device: str = "cpu") -> tuple[nn.Module, TrainConfig, str]:
+    """(trained head: `EmbedderHead` or `FusionHead`, config, backbone name: 'image+text' for a fusion head) of a head-mode
+    run folder. Raises FileNotFoundError / ValueError for an unfinished or other-mode run."""
     run_dir = Path(run_dir)
     if not (run_dir / "model.pt").exists(): raise FileNotFoundError(f"{run_dir} has no model.pt: the run did not finish (resume it with launch(..., resume=True))")
     cfg = load_config(run_dir / "config.yaml")
     ck = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
     if cfg.mode != "head" or not ck.get("head"): raise ValueError(f"{run_dir} is a {cfg.mode}-mode run, not a head")
     h = ck["head"]
-    head = EmbedderHead(h["dim_in"], h["dim_out"], h["kind"], seed=cfg.seed)
+    head = (FusionHead(h["dim_image"], h["dim_text"], h["kind"], h["dim_out"], seed=cfg.seed) if h["kind"] in FUSION_HEADS
+            else EmbedderHead(h["dim_in"], h["dim_out"], h["kind"], seed=cfg.seed))
     head.load_state_dict(ck["model"])
     return head.to(device).eval(), cfg, ck["backbone"]
 
@@ -883,7 +963,9 @@ def embed_trained(run_dir, manifest: Manifest, device: str = "cpu", **kw) -> Emb
     "Embeddings of every row of `manifest` from a trained run (cached trunk + top in cached mode, cached backbone + head in head mode)."
     if load_config(Path(run_dir) / "config.yaml").mode == "head":
         head, cfg, backbone = load_head(run_dir, device)
-        feats = embed_manifest(manifest, _frozen_encoder(backbone, cfg.weights, cfg.seed), progress=False, **kw)
+        names = backbone.split("+")
+        parts = [embed_manifest(manifest, _frozen_encoder(b, cfg.weights if len(names) == 1 else None, cfg.seed), progress=False, **kw) for b in names]
+        feats = multimodal_embeddings(manifest, *parts) if len(parts) == 2 else parts[0]
         return dataclasses.replace(feats, vectors=apply_head(head, feats.vectors), weights_source=f"{feats.weights_source} + head trained in {run_dir}")
     enc, cfg = load_trained(run_dir, device)
     if cfg.mode != "cached": return without_zero_rows(embed_manifest(manifest, enc, progress=False, **kw))

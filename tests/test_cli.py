@@ -153,3 +153,44 @@ def test_paper_preset_fits_with_the_papers_training_and_hard_routing(tiny, tmp_p
     run("evaluate", "--run", out, "--test", tiny, "--out", ev)
     m = json.loads((ev / "metrics.json").read_text())
     assert m["routing_rule"] == "centroid" and m["routing"]["recall_top1"] == 1.0      # one cluster: every class is in it
+
+
+def test_offline_fused_baselines_fit_and_evaluate_beside_dmw(tiny, tmp_path):
+    "`fit --fused`: both offline fused models train per cluster on the same memes, are indexed, and `evaluate` scores them beside DMW."
+    import json
+    out, ev = tmp_path / "run", tmp_path / "eval"
+    run("fit", "--train", tiny, "--out", out, "--scale", "smoke", "--clusters", "2", "--fused", "alpha_fusion", "concat_fusion")
+    info = json.loads((out / "fit.json").read_text())
+    assert info["streams"] == ["image", "text", "alpha_fusion", "concat_fusion"]
+    for kind in ("alpha_fusion", "concat_fusion"):
+        s = json.loads(next((out / "models").glob(f"{kind}-c*/summary.json")).read_text())
+        assert s["modality"] == "multimodal" and s["trainable"].startswith(f"{kind} head") and "+" in s["backbone"]
+        assert s["select"] == "validation" and s["val_epoch0"]["n"] > 0
+    idx = json.loads((out / "indexes" / "indexes.json").read_text())["indexes"]
+    assert {e["modality"] for e in idx} == {"image", "text", "alpha_fusion", "concat_fusion"}
+    assert {e["dim"] for e in idx if e["modality"] in ("alpha_fusion", "concat_fusion")} == {512}
+    run("evaluate", "--run", out, "--test", tiny, "--out", ev)
+    m = json.loads((ev / "metrics.json").read_text())
+    for kind in ("alpha_fusion", "concat_fusion"):
+        assert m[kind]["accuracy"] > 0.5                                            # 8 classes: chance is 0.125
+        assert all(kind in v for v in m["per_cluster"].values())
+    pred = pd.read_csv(ev / "predictions.csv", keep_default_na=False)
+    assert {"alpha_fusion", "concat_fusion", "predicted"} <= set(pred.columns)
+    bad = run("fit", "--train", tiny, "--out", tmp_path / "x", "--fused", "late_fusion", check=False)
+    assert bad.returncode != 0 and "late_fusion" in bad.stderr
+
+
+def test_weights_lists_the_multimodal_baselines(tmp_path):
+    "`memeclust weights` names CLIP, FLAVA and BLIP-2 with their status; a save_pretrained folder in the weights folder counts."
+    import os
+    env = {k: v for k, v in os.environ.items() if k != "MEMECLUST_WEIGHTS"}
+    env["HF_HUB_CACHE"] = str(tmp_path / "hf")
+    p = subprocess.run([str(BIN), "weights", "--weights-dir", tmp_path], capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr
+    lines = {l.split()[0]: l for l in p.stdout.splitlines() if l.strip().split()[:1] and l.split()[0] in ("clip", "flava", "blip2")}
+    assert set(lines) == {"clip", "flava", "blip2"} and all("weights unavailable" in l for l in lines.values())
+    assert "Salesforce/blip2-opt-2.7b" in lines["blip2"] and "facebook/flava-full" in lines["flava"]
+    (tmp_path / "openai--clip-vit-base-patch32").mkdir(); (tmp_path / "openai--clip-vit-base-patch32" / "config.json").write_text("{}")
+    p = subprocess.run([str(BIN), "weights", "--weights-dir", tmp_path], capture_output=True, text=True, env=env, timeout=600)
+    clip = next(l for l in p.stdout.splitlines() if l.split()[:1] == ["clip"])
+    assert " True " in clip and str(tmp_path / "openai--clip-vit-base-patch32") in clip
