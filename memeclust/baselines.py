@@ -17,7 +17,8 @@ from .train import PAPER_LOSS, PAPER_MINER, PAPER_DISTANCE, ClassBalancedBatches
 __all__ = ['MULTIMODAL', 'BASELINE_ROWS', 'MultimodalSpec', 'multimodal_weights', 'weights_unavailable', 'multimodal_status',
            'InsufficientMemory', 'required_memory', 'device_memory', 'check_memory', 'CLIPFusion', 'FLAVAEmbedder',
            'BLIP2Embedder', 'tiny_config', 'build_multimodal', 'trainable_names', 'paper_objective', 'train_step',
-           'load_processor', 'embed_multimodal', 'baseline_rows', 'fit_multimodal', 'multimodal_predictions']
+           'load_processor', 'embed_multimodal', 'baseline_rows', 'unavailable_rows', 'fit_multimodal',
+           'multimodal_predictions']
 
 # %% ../nbs/10_baselines.ipynb #73d0c2aa
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def tiny_config(name: str):
     with 4 query tokens, image token id 99): for tests of the code path only; its random weights never reach a table."""
     from transformers import Blip2Config, CLIPConfig, FlavaConfig
     enc = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2)
-    vis, txt = enc | dict(image_size=32, patch_size=8), enc | dict(vocab_size=100, max_position_embeddings=64)
+    vis, txt = enc | dict(image_size=32, patch_size=8), enc | dict(vocab_size=100, max_position_embeddings=64, bos_token_id=0, eos_token_id=2, pad_token_id=1)
     if name == "clip": return CLIPConfig(vision_config=vis, text_config=txt, projection_dim=16)
     if name == "flava": return FlavaConfig(image_config=vis, text_config=txt, multimodal_config=enc | dict(num_hidden_layers=1), hidden_size=32, projection_dim=16)
     if name == "blip2":
@@ -248,6 +249,14 @@ def baseline_rows(weights_dir: str | Path | None = None, rows: tuple = BASELINE_
         out.append({"method": r, "model": MULTIMODAL[name].hub_id + (" (fine-tuned)" if r.endswith("_ft") or r == "clip" else " (zero-shot)"),
                     "status": f"weights at {p}" if p else weights_unavailable(name)})
     return pd.DataFrame(out)
+
+# %% ../nbs/10_baselines.ipynb #78630ced
+def unavailable_rows(status: pd.DataFrame, clusters=(None,)) -> pd.DataFrame:
+    """Table rows for the baselines whose weights are missing (`baseline_rows` status 'weights unavailable ...'): method,
+    cluster (one row per entry of `clusters`; None: no cluster column) and status; no metric (NaN, never a number)."""
+    s = status[status.status.str.startswith("weights unavailable")]
+    return pd.DataFrame([{"method": r.method, **({} if c is None else {"cluster": c}), "status": r.status} for r in s.itertuples() for c in clusters],
+                        columns=["method", *([] if clusters == (None,) else ["cluster"]), "status"])
 
 # %% ../nbs/10_baselines.ipynb #53d39f51
 def fit_multimodal(model: nn.Module, processor, manifest: Manifest, train_ids, val_ids=(), max_epochs: int = 10, patience: int = 3,

@@ -4,24 +4,27 @@
 
 # %% ../nbs/14_experiments.ipynb #ec1d2c80
 from __future__ import annotations
-import contextlib, fcntl
+import contextlib, dataclasses, fcntl
 from dataclasses import dataclass, field
 from pathlib import Path
 import matplotlib.pyplot as plt
-import pandas as pd
+import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .core import (PACKAGE_DIR, artifact_path, atomic_write, check_scale, code_fingerprint, content_hash, describe_revision,
                             folder_fingerprint, git_revision, output_dirs, pick_device, realmemes_dir, repo_root, runs_dir, write_table)
-from .data import corpus_sets, ensure_split, load_manifest, write_manifest
+from .data import corpus_sets, ensure_split, has_text, load_manifest, match_class_size_distribution, write_manifest
 from .synth import minikym
 from .render import realmemes_manifest
-from .backbones import backbone_identity, default_backbone
-from .train import FUSION_HEADS, HEAD_GRID
-from .pipeline import FitError, FittedRun, file_fingerprint, fit as fit_pipeline, fit_summary, load_run, predict, score
+from .backbones import backbone_identity, build_encoder, default_backbone, embed_manifest
+from .protomemes import assign_classes, route
+from .train import FUSION_HEADS, HEAD_GRID, validation_split
+from .baselines import BASELINE_ROWS, baseline_rows, build_multimodal, load_processor, multimodal_predictions, multimodal_weights
+from .pipeline import FitError, FittedRun, embed_group, file_fingerprint, fit as fit_pipeline, fit_summary, load_run, predict, score
 
 # %% auto #0
-__all__ = ['REALMEMES_PER_CLASS', 'FIT_MODULES', 'experiment_sets', 'realmemes_sets', 'fit_key', 'fit_cached',
-           'experiment_predictions', 'Experiment', 'setup_experiment']
+__all__ = ['REALMEMES_PER_CLASS', 'FIT_MODULES', 'experiment_sets', 'realmemes_sets', 'unconfirmed_sets', 'cluster_shares',
+           'fit_key', 'fit_cached', 'experiment_predictions', 'manifest_predictions', 'Experiment', 'duplicate_inputs',
+           'duplicate_scores', 'setup_experiment']
 
 # %% ../nbs/14_experiments.ipynb #954c139e
 def experiment_sets(data, scale: str, seed: int = 0, workers: int = 2) -> dict:
@@ -57,6 +60,26 @@ def realmemes_sets(scale: str, seed: int = 0, workers: int = 2) -> dict | None:
             "confirmed_test": write_manifest(rows[rows.split.eq("test")], folder / f".memeclust-s{seed}-test.csv"),
             "unconfirmed": None, "imgflip": None}
 
+# %% ../nbs/14_experiments.ipynb #90dea0ff
+def unconfirmed_sets(sets: dict, seed: int = 0, width: int = 10) -> dict:
+    """{"unfiltered": {"split", "test"}, "filtered": {"split", "test"}, "bins": per-bin report} for `sets` (`experiment_sets`):
+    manifest paths beside the corpus manifest, and the report of `data.match_class_size_distribution` (the filter) with
+    the memes before and after. Raises FitError when the corpus has no Unconfirmed memes."""
+    if sets.get("unconfirmed") is None: raise FitError("this corpus has no unconfirmed memes (status 'unconfirmed')")
+    unc = load_manifest(sets["unconfirmed"], check_images=False).rows.drop(columns="split", errors="ignore")
+    conf = load_manifest(sets["confirmed_split"], check_images=False).rows
+    filtered, report = match_class_size_distribution(unc, conf, seed=seed, width=width)
+    root, out = Path(sets["unconfirmed"]).parent, {"bins": report}
+    for name, rows in (("unfiltered", unc), ("filtered", filtered)):
+        rows = ensure_split(rows, seed=seed)
+        out[name] = {"split": write_manifest(rows, root / f".memeclust-s{seed}-unconfirmed-{name}-split.csv"),
+                     "test": write_manifest(rows[rows.split.eq("test")], root / f".memeclust-s{seed}-unconfirmed-{name}-test.csv")}
+    return out
+
+def cluster_shares(rows: pd.DataFrame, class_cluster: dict) -> pd.Series:
+    "Share (0..1) of `rows` (memes) per cluster of their class (`class_cluster`: class -> cluster name); classes not in it count as 'none'."
+    return rows.label.astype(str).map(class_cluster).fillna("none").value_counts(normalize=True).sort_index()
+
 # %% ../nbs/14_experiments.ipynb #82cd2c5a
 FIT_MODULES = ("core", "data", "backbones", "protomemes", "train", "index", "dmw", "evaluate", "pipeline")
 
@@ -79,17 +102,19 @@ def _locked(folder: Path):
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
 def fit_cached(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", preset: str = "default",
-               search: bool = True, fused: tuple = (), log=print) -> Path:
+               search: bool = True, fused: tuple = (), protomemes=None, log=print) -> Path:
     """`pipeline.fit` into `runs/cache/fit/<fit_key>`, or the folder of an earlier identical fit. `search`: the default
     preset chooses its setting from `train.HEAD_GRID` on validation (the tables do); `fused`: the fusion heads trained
-    beside the two streams (`pipeline.fit`). Raises what `fit` raises."""
+    beside the two streams; `protomemes`: a .npz of fitted Protomemes to route with (`pipeline.fit`; its content is
+    part of the key). Raises what `fit` raises."""
     grid = list(HEAD_GRID) if search and preset == "default" else None
-    out = artifact_path("fit", fit_key(train_manifest, scale, clusters, seed, device, preset, grid, tuple(fused)))
+    key = fit_key(train_manifest, scale, clusters, seed, device, preset, grid, tuple(fused))
+    out = artifact_path("fit", key if protomemes is None else content_hash(key, file_fingerprint(protomemes)))
     with _locked(out):
         if (out / "fit.json").exists() and (out / "calibration.json").exists():
             log(f"reusing the fit in {out}"); return out
         return fit_pipeline(train_manifest, out, scale=scale, clusters=clusters, seed=seed, device=device, preset=preset, grid=grid,
-                            fused=tuple(fused), log=log)
+                            fused=tuple(fused), protomemes=protomemes, log=log)
 
 # %% ../nbs/14_experiments.ipynb #54f7a852
 def experiment_predictions(sets: dict, run: FittedRun, which: str = "confirmed", device: str = "cpu", k: int | None = None,
@@ -100,7 +125,11 @@ def experiment_predictions(sets: dict, run: FittedRun, which: str = "confirmed",
     if which not in ("confirmed", "imgflip"): raise ValueError(f"which must be 'confirmed' or 'imgflip', got {which!r}")
     path = sets["confirmed_test" if which == "confirmed" else "imgflip"]
     if path is None: raise FitError(f"this corpus has no {which} memes")
-    pred = predict(score(run, load_manifest(path), routing or (None if which == "confirmed" else "label"), device=device), k, run.calibration)
+    return manifest_predictions(run, path, routing or (None if which == "confirmed" else "label"), device, k)
+
+def manifest_predictions(run: FittedRun, manifest, routing: str | None = None, device: str = "cpu", k: int | None = None) -> pd.DataFrame:
+    "`pipeline.predict` of every meme of a labelled manifest with `run` (`routing`: None = the run's own), `cluster` as int."
+    pred = predict(score(run, load_manifest(manifest), routing, device=device), k, run.calibration)
     return pred.assign(cluster=pred.cluster.astype(int))
 
 # %% ../nbs/14_experiments.ipynb #5a214df3
@@ -152,15 +181,95 @@ def fit(self: Experiment, clusters: int = 6, preset: str | None = None, search: 
     `fused`: the offline fused baselines trained beside the two streams (all of `train.FUSION_HEADS`: every table puts
     DMW beside them)."""
     self.preset = preset or self.preset or "default"
-    self.run = load_run(fit_cached(self.sets["confirmed_split"], self.scale, clusters=clusters, seed=self.seed, device=self.device,
-                                   preset=self.preset, search=search, fused=fused, log=log))
+    self.run = self.fit_set(self.sets["confirmed_split"], clusters, search=search, fused=fused, log=log)
     return self.run
+
+@patch
+def fit_set(self: Experiment, train_manifest, clusters: int = 6, protomemes=None, search: bool = True, fused: tuple = FUSION_HEADS,
+            log=print) -> FittedRun:
+    """A run fitted (cached) on another training manifest with the experiment's scale, seed, device and preset, e.g. the
+    Unconfirmed memes routed by the Confirmed run's Protomemes (`protomemes`: its protomemes.npz). `run` stays as it is."""
+    return load_run(fit_cached(train_manifest, self.scale, clusters=clusters, seed=self.seed, device=self.device, preset=self.preset or "default",
+                               search=search, fused=fused, protomemes=protomemes, log=log))
 
 # %% ../nbs/14_experiments.ipynb #64ee495f
 @patch
 def predictions(self: Experiment, which: str = "confirmed", k: int | None = None, routing: str | None = None) -> pd.DataFrame:
     "`experiment_predictions` of the experiment's run on its held-out Confirmed (`which='confirmed'`) or ImgFlip memes."
     return experiment_predictions(self.sets, self.run, which, self.device, k, routing)
+
+# %% ../nbs/14_experiments.ipynb #b104ca6a
+@patch
+def multimodal_baselines(self: Experiment, pred: pd.DataFrame, which="confirmed", rows: tuple = BASELINE_ROWS, run: FittedRun | None = None,
+                         train=None, log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The paper's CLIP / FLAVA / BLIP-2 rows (`rows` of `baselines.BASELINE_ROWS`) for a table made from `pred`
+    (`predictions(which)`; `which` may also be the queries' manifest, with the `run` and its `train` manifest that made
+    `pred`, e.g. an Unconfirmed set). Returns (`pred` plus one column of predicted classes per row whose weights are here,
+    each over the same references, the run's training memes of each cluster, and the same queries, grouped by
+    `pred.cluster`; the `baselines.baseline_rows` status of every row: 'measured with ...' or 'weights unavailable: ...').
+    Without weights nothing runs and `pred` comes back unchanged."""
+    status, out = baseline_rows(rows=rows), pred.copy()
+    here = status[~status.status.str.startswith("weights unavailable")]
+    if len(here):
+        run = run or self.run
+        split = load_manifest(train or self.sets["confirmed_split"])
+        q = load_manifest(self.sets["confirmed_test" if which == "confirmed" else "imgflip"] if which in ("confirmed", "imgflip") else which)
+        both = dataclasses.replace(split, rows=pd.concat([split.rows, q.rows[~q.rows.meme_id.isin(split.rows.meme_id)]], ignore_index=True))
+        refs = split.rows[split.rows.get("split", pd.Series("train", index=split.rows.index)).ne("test")]
+        of = refs.label.astype(str).map(run.class_cluster)
+        groups = {c: (refs.meme_id[of.eq(c)].astype(str).tolist(), pred.meme_id[pred.cluster.astype(str).eq(c)].astype(str).tolist())
+                  for c in run.clusters}
+        val, _ = validation_split(refs.meme_id.astype(str), refs.label, 0.2, self.seed)
+        for r in here.itertuples():
+            name, tune = r.method.replace("_ft", ""), r.method.endswith("_ft") or r.method == "clip"
+            path = multimodal_weights(name)
+            p = multimodal_predictions(lambda: build_multimodal(name, path, tune, device=self.device), load_processor(path), both, groups,
+                                       tune, val, self.device, log)
+            out[r.method] = p.reindex(out.meme_id.astype(str)).fillna("").to_numpy()
+            status.loc[r.Index, "status"] = f"measured with {path}"
+    return out, status
+
+# %% ../nbs/14_experiments.ipynb #ac2fb13c
+def duplicate_inputs(sets: dict, run: FittedRun, trained: FittedRun | None = None, device: str = "cpu", workers: int = 2) -> dict:
+    """What `index.similar_class_counts` compares for Table 8: per modality ('image', 'text') the Unconfirmed memes'
+    embeddings and labels (`queries`, `query_labels`) and the Confirmed ones' (`references`, `reference_labels`; train
+    and test memes of `sets['confirmed_split']`), embedded by `trained`'s models (a one-cluster run: no subsetting) or,
+    when None, by `run`'s frozen backbones; plus `class_cluster` {Unconfirmed class: cluster name of `run`}, `sizes`
+    (memes per Unconfirmed class) and `embedding` (what embedded them, in words). Raises FitError without Unconfirmed
+    memes, ValueError for a `trained` run with several clusters."""
+    if sets.get("unconfirmed") is None: raise FitError("this corpus has no unconfirmed memes (status 'unconfirmed')")
+    if trained is not None and len(trained.clusters) != 1: raise ValueError(f"`trained` must be a one-cluster run, this one has {len(trained.clusters)}")
+    conf, unc = load_manifest(sets["confirmed_split"], workers=workers), load_manifest(sets["unconfirmed"], workers=workers)
+    labels = lambda m, ids: m.rows.set_index(m.rows.meme_id.astype(str)).label.astype(str).loc[ids].to_numpy()
+    out, src = {}, trained or run
+    for mod in ("image", "text"):
+        base = build_encoder(src.info[f"{mod}_backbone"], device=device)
+        E = {}
+        for name, m in (("u", unc), ("c", conf)):
+            ids = m.rows.meme_id.astype(str)
+            if mod == "text": ids = ids[has_text(m.rows.text)]
+            frozen = embed_manifest(m, base, progress=True)
+            E[name] = embed_group(m, ids.tolist(), trained.model_dir(mod, trained.clusters[0]) if trained else None, base, device, frozen)
+        out[mod] = {"queries": E["u"].vectors, "query_labels": labels(unc, E["u"].meme_ids),
+                    "references": E["c"].vectors, "reference_labels": labels(conf, E["c"].meme_ids)}
+    pm = embed_manifest(unc, build_encoder(run.info["protomeme_backbone"], device=device), progress=True)
+    cl = assign_classes(route(pm.vectors, run.protomemes.centroids), labels(unc, pm.meme_ids))
+    out["class_cluster"] = {str(c): str(int(v) + 1) for c, v in cl.items()}
+    out["sizes"] = unc.rows.label.astype(str).value_counts()
+    out["embedding"] = (f"the trained image and text models of {trained.folder.name} (one cluster, all Confirmed classes)" if trained
+                        else f"the frozen {run.info['image_backbone']} and {run.info['text_backbone']} backbones")
+    return out
+
+def duplicate_scores(duplicates: pd.DataFrame, truth: pd.DataFrame, modality: str) -> dict:
+    """Detection against a generator's truth (`truth`: Unconfirmed class -> duplicate_of, duplicate_via): a class made as a
+    duplicate of `modality` ('image': via image or both; 'text': via text or both) is found when a detected pair names
+    its twin. {true_duplicates, detected (classes), right_twin, precision, recall}."""
+    want = set(truth.index[truth.duplicate_via.isin([modality, "both"]) & truth.duplicate_of.astype(bool)])
+    right = {q for q, c in zip(duplicates.query_class, duplicates.reference_class) if truth.duplicate_of.get(q, "") == c} & want
+    detected = set(duplicates.query_class)
+    return {"true_duplicates": len(want), "detected": len(detected), "right_twin": len(right),
+            "precision": len(right) / len(detected) if detected else float("nan"), "recall": len(right) / len(want) if want else float("nan")}
+
 
 # %% ../nbs/14_experiments.ipynb #76817cc2
 @patch

@@ -12,7 +12,7 @@ from .core import atomic_write, content_hash, write_text
 
 # %% auto #0
 __all__ = ['MODALITIES', 'STREAMS', 'ReferenceIndex', 'build_index', 'save_index', 'load_index', 'IndexSet', 'save_index_set',
-           'load_index_set']
+           'load_index_set', 'similar_class_counts', 'duplicate_classes']
 
 # %% ../nbs/07_index.ipynb #f10df31e
 MODALITIES = ("image", "text")
@@ -203,3 +203,35 @@ def load_index_set(folder, gpu: bool | None = False) -> IndexSet:
             raise ValueError(f"{folder / e['path']} holds ({ref.cluster!r}, {ref.modality!r}) but indexes.json lists ({e['cluster']!r}, {e['modality']!r})")
         out[(ref.cluster, ref.modality)] = ref
     return out
+
+# %% ../nbs/07_index.ipynb #232bad38
+def similar_class_counts(queries, query_labels, references, reference_labels, threshold: float = 0.9, block: int = 4096,
+                         tolerance: float = 1e-6) -> pd.DataFrame:
+    """Per (query class, reference class): how many of the query class's memes have cosine similarity >= `threshold` to
+    at least one meme of the reference class. `queries` (n, d) and `references` (m, d) float (normalised here),
+    labels (n,) and (m,). Streams the queries in blocks of `block` through a FAISS range search (never the n x m matrix);
+    similarities within `tolerance` below the threshold count (float32 rounding of an exact 0.9). Returns columns
+    query_class, reference_class, similar, query_size (memes of the query class), one row per pair with similar >= 1,
+    sorted. Raises ValueError for mismatched shapes or NaN/zero rows (naming the first)."""
+    Q, R = _unit(np.asarray(queries, np.float32), "queries"), _unit(np.asarray(references, np.float32), "references")
+    if Q.shape[1] != R.shape[1]: raise ValueError(f"queries have {Q.shape[1]} dims, references {R.shape[1]}")
+    qcls, qcode = np.unique(_strings(query_labels, "query_labels", len(Q)), return_inverse=True)
+    rcls, rcode = np.unique(_strings(reference_labels, "reference_labels", len(R)), return_inverse=True)
+    index = faiss.IndexFlatIP(R.shape[1]); index.add(R)
+    nr, keys = len(rcls), []
+    for s in range(0, len(Q), block):
+        lims, _, I = index.range_search(Q[s:s + block], float(threshold) - tolerance)      # FAISS keeps similarity > radius
+        meme = np.repeat(np.arange(s, min(s + block, len(Q)), dtype=np.int64), np.diff(lims).astype(np.int64))
+        pairs = np.unique(meme * nr + rcode[I])                                            # each (query meme, reference class) once
+        keys.append(qcode[pairs // nr].astype(np.int64) * nr + pairs % nr)
+    k, n = np.unique(np.concatenate(keys) if keys else np.zeros(0, np.int64), return_counts=True)
+    sizes = np.bincount(qcode, minlength=len(qcls))
+    return pd.DataFrame({"query_class": qcls[k // nr], "reference_class": rcls[k % nr], "similar": n.astype(int),
+                         "query_size": sizes[k // nr].astype(int)})
+
+def duplicate_classes(counts: pd.DataFrame, share: float = 0.8) -> pd.DataFrame:
+    """The (query class, reference class) pairs of `similar_class_counts` where at least `share` of the query class's memes
+    are similar: the paper's duplicate rule (80%). Adds `share_similar`; sorted by it, then by name."""
+    out = counts[counts.similar >= share * counts.query_size - 1e-9].copy()
+    out["share_similar"] = out.similar / out.query_size
+    return out.sort_values(["share_similar", "query_class", "reference_class"], ascending=[False, True, True]).reset_index(drop=True)

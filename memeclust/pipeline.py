@@ -12,7 +12,7 @@ from .core import artifact_path, atomic_write, content_hash, link_or_copy, pick_
 from .data import Manifest, has_text, load_image, load_manifest, write_manifest
 from .render import TesseractMissing, ocr_image
 from .backbones import backbone_identity, build_encoder, default_backbone, embed_manifest
-from .protomemes import (CentroidRouting, LabelRouting, SoftRouting, assign_classes, fit_protomemes, fit_routing_temperature,
+from .protomemes import (CentroidRouting, LabelRouting, Protomemes, SoftRouting, assign_classes, route, fit_protomemes, fit_routing_temperature,
                          load_protomemes, save_protomemes)
 from .train import (FUSION_HEADS, TrainConfig, apply_head, default_nproc, embed_trained, launch, load_head, multimodal_embeddings,
                              train_defaults, validation_split)
@@ -175,14 +175,16 @@ def calibrate_on_validation(manifest: Manifest, groups: dict, runs: dict, val_id
 
 def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: int | None = None, seed: int = 0,
         device: str = "auto", train_kw: dict | None = None, preset: str = "default", grid: list | None = None, fused: tuple = (),
-        log=print) -> Path:
+        protomemes=None, log=print) -> Path:
     """Protomemes, per-cluster image and text models, FAISS indexes and fusion calibration for a training manifest, in `out_dir`.
 
     `preset`: "default" (heads on frozen backbones selected on validation, soft routing) or "paper" (Section 4.2
     settings, hard routing); `train_kw` overrides the preset's training fields; `grid` lists overrides to choose among
     on validation (e.g. `train.HEAD_GRID`; None: the preset's one setting). `fused`: fusion heads of `train.FUSION_HEADS`
     to train per cluster beside the two streams, with the same settings, grid, validation and references (the offline
-    multimodal baselines; each becomes a stream of its own name). Raises FitError when the data cannot be fitted,
+    multimodal baselines; each becomes a stream of its own name). `protomemes`: a fitted `Protomemes` (or its .npz) to
+    route with instead of clustering this data, e.g. the Confirmed run's for the Unconfirmed memes (Section 5.2); its k
+    replaces `clusters`. Raises FitError when the data cannot be fitted (or the given centroids do not fit its features),
     ValueError for an unknown fusion head."""
     bad = [f for f in fused if f not in FUSION_HEADS]
     if bad: raise ValueError(f"unknown fusion head(s) {', '.join(map(repr, bad))}: choose from {', '.join(FUSION_HEADS)}")
@@ -200,12 +202,20 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
     feats = embed_manifest(m, pm_enc, progress=True)
     for r in feats.failed.itertuples(): say(f"left out {r.meme_id}: {r.reason}")
     m = dataclasses.replace(m, rows=rows.set_index(rows.meme_id.astype(str)).loc[feats.meme_ids].reset_index(drop=True))
+    given = None if protomemes is None else protomemes if isinstance(protomemes, Protomemes) else load_protomemes(protomemes)
+    if given is not None:
+        clusters = given.k
+        if given.centroids.shape[1] != feats.vectors.shape[1]:
+            raise FitError(f"the given Protomeme centroids have {given.centroids.shape[1]} dims, this run's {pm_enc.name} features {feats.vectors.shape[1]}")
     if clusters > len(m.rows): raise FitError(f"{clusters} clusters from {len(m.rows)} memes: use --clusters {max(1, len(m.rows) // 10)} or fewer")
     val_ids, small = validation_split(m.rows.meme_id, m.rows.label, 0.2, seed)
     is_val = m.rows.meme_id.astype(str).isin(val_ids).to_numpy()
     say(f"validation: {len(val_ids)} memes held out of training ({small} classes too small to spare one stay whole)")
-    pm = fit_protomemes(feats.vectors[~is_val], k=clusters, seed=seed)           # validation memes stay unseen by the clustering too
-    class_cluster = {str(c): int(v) for c, v in assign_classes(pm.labels, m.rows.label.astype(str)[~is_val]).items()}
+    if given is None:
+        pm = fit_protomemes(feats.vectors[~is_val], k=clusters, seed=seed)       # validation memes stay unseen by the clustering too
+        point_cluster = pm.labels
+    else: pm, point_cluster = given, route(feats.vectors[~is_val], given.centroids)
+    class_cluster = {str(c): int(v) for c, v in assign_classes(point_cluster, m.rows.label.astype(str)[~is_val]).items()}
     cluster_of = m.rows.label.astype(str).map(class_cluster)
     groups = {str(c + 1): m.rows.meme_id[cluster_of.eq(c)].astype(str).tolist() for c in range(clusters)}
     say(f"protomemes: {clusters} clusters ({pm_enc.name} features), sizes {[len(g) for g in groups.values()]}; "
@@ -242,6 +252,7 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
     say(f"calibration on {len(val_ids)} validation memes: routing temperature {t_route:.4f}")
     summaries = {k: json.loads((v / "summary.json").read_text()) for k, v in models.items()}
     info = {"format": 2, "preset": preset, "routing": "soft" if preset == "default" else "centroid", "streams": list(runs),
+            "protomemes_given": given is not None,
             "manifest": str(Path(train_manifest).resolve()), "manifest_fingerprint": file_fingerprint(train_manifest),
             "memes": len(m.rows), "classes": int(m.rows.label.nunique()), "clusters": clusters, "scale": scale, "seed": seed,
             "protomeme_backbone": pm_enc.name, "image_backbone": bases["image"].name, "text_backbone": bases["text"].name,

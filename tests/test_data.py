@@ -284,3 +284,25 @@ def test_odd_image_references_get_a_reason_or_are_read(tmp_path, monkeypatch):
     monkeypatch.setenv("MEMECLUST_ALLOWED_ROOTS", str(tmp_path / "store"))
     assert "linked" in set(load_manifest(folder / "m.parquet").rows.meme_id)
     assert "up" in set(load_manifest(folder / "m.parquet").rejects.meme_id)    # a path written to leave the folder stays refused
+
+
+def test_filtering_matches_the_confirmed_class_size_distribution():
+    "Section 5.2's filter: each size bin keeps as many Unconfirmed classes as Confirmed has there (all, where fewer), chosen at random."
+    from memeclust.data import match_class_size_distribution, size_bin
+
+    def corpus(prefix, sizes):
+        return pd.DataFrame([{"meme_id": f"{prefix}{c}-{i}", "label": f"{prefix}{c}"} for c, n in enumerate(sizes) for i in range(n)])
+
+    conf = corpus("c", [12, 15, 19, 25, 28, 31, 31, 45])            # bins: 10-19 x3, 20-29 x2, 30-39 x2, 40-49 x1
+    unc = corpus("u", [3, 5, 8, 10, 11, 12, 13, 14, 16, 19, 20, 22, 23, 24, 27, 35, 44, 47])
+    kept, report = match_class_size_distribution(unc, conf, seed=0)
+    bins = lambda df: df.label.value_counts().map(size_bin).value_counts().to_dict()
+    assert bins(kept) == {"10-19": 3, "20-29": 2, "30-39": 1, "40-49": 1}   # capped at Confirmed's 3, 2, 1 (30-39 has only 1), 0-9 dropped
+    rep = report.set_index("bin")
+    assert rep.loc["0-9"].tolist() == [0, 3, 0] and rep.loc["10-19"].tolist() == [3, 7, 3] and rep.loc["40-49"].tolist() == [1, 2, 1]
+    enough = ["10-19", "20-29", "40-49"]                                      # bins where Unconfirmed has at least Confirmed's count
+    share = lambda d: [d[b] / sum(d[x] for x in enough) for b in enough]
+    assert share(bins(kept)) == share(bins(conf)) == [0.5, 2 / 6, 1 / 6]     # there the proportions are exactly Confirmed's
+    assert all(len(kept[kept.label == c]) == len(unc[unc.label == c]) for c in kept.label.unique())   # classes are kept whole
+    other, _ = match_class_size_distribution(unc, conf, seed=1)
+    assert bins(other) == bins(kept) and set(other.label) != set(kept.label)  # another seed: other classes, the same counts
