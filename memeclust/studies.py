@@ -68,7 +68,7 @@ def _score(run_dir, manifest, refs, queries, labels) -> dict:
     return validation_scores(emb.vectors[q], y(np.asarray(emb.meme_ids)[q]), emb.vectors[r], y(np.asarray(emb.meme_ids)[r]))
 
 def run_settings(manifest_path, refs, queries, settings: dict, modality: str = "image", scale: str = "demo", seed: int = 0,
-                 device: str = "cpu", nproc: int = 1, log=print) -> pd.DataFrame:
+                 device: str = "cpu", nproc: int = 1, every: dict | None = None, log=print) -> pd.DataFrame:
     """Train a head per setting ({name: TrainConfig overrides} on top of `train.train_defaults(scale, device)`) on the
     memes `refs` of one `modality` ('image', 'text', or 'multimodal' with a fusion head), 20% of each class held out for
     validation selection; score each on `queries`. Returns one row per setting: name, precision_at_1, map_at_r (queries
@@ -84,7 +84,7 @@ def run_settings(manifest_path, refs, queries, settings: dict, modality: str = "
     base, data_key, configs = {**train_defaults(scale, device), "seed": seed}, file_fingerprint(manifest_path), {}
     n_classes = rows.label.loc[refs].nunique()
     for name, s in settings.items():
-        kw = {**base, **s}
+        kw = {**base, **s, **(every or {})}
         dim = kw.get("head_dim") or sum(backbone_spec(b).dim for b in stream_backbones(modality, kw.get("backbone")))
         cfg = TrainConfig(str(manifest_path), "", modality=modality, meme_ids=refs, val_ids=val, **sized(kw, n_classes, 512 if modality == "multimodal" and not kw.get("head_dim") else dim))
         cfg.out_dir = str(artifact_path("train", content_hash(cfg.key, data_key)))
