@@ -25,27 +25,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from memeclust.core import markdown_table  # noqa: E402
 from memeclust.dmw import class_min_distances, class_probabilities, dmw  # noqa: E402
-
-
-def unit_vectors(n: int, d: int, seed, block: int = 65536) -> np.ndarray:
-    "n random unit vectors (float32), drawn in blocks so no float64 temporary of the full size exists."
-    out = np.empty((n, d), np.float32)
-    for i, s in enumerate(range(0, n, block)):
-        x = np.random.default_rng([*np.atleast_1d(seed), i]).standard_normal((min(block, n - s), d), dtype=np.float32)
-        out[s:s + len(x)] = x / np.linalg.norm(x, axis=1, keepdims=True)
-    return out
+from vectors import matmul_gflops, timed as _timed, unit_vectors  # noqa: E402  (bench/vectors.py)
 
 
 def labels_for(n: int, n_classes: int, seed) -> np.ndarray:
     return np.char.add("c", np.char.zfill(np.random.default_rng(seed).integers(0, n_classes, n).astype(str), 4))
-
-
-def matmul_gflops(n: int = 4096, repeats: int = 3) -> float:
-    "Best-of-`repeats` float32 GFLOP/s of an n x n @ n x n np.matmul (2 n^3 flops)."
-    a, b = unit_vectors(n, n, 11), unit_vectors(n, n, 12)
-    a @ b  # warm-up (BLAS threads, pages)
-    best = min(_timed(lambda: a @ b) for _ in range(repeats))
-    return 2 * n ** 3 / best / 1e9
 
 
 def cpu_seconds() -> tuple[float, float]:
@@ -53,10 +37,6 @@ def cpu_seconds() -> tuple[float, float]:
     f = [int(v) for v in open("/proc/stat").readline().split()[1:]]
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return (f[0] + f[1] + f[2] + f[5] + f[6]) / os.sysconf("SC_CLK_TCK"), me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def _timed(fn) -> float:
-    t = time.perf_counter(); fn(); return time.perf_counter() - t
 
 
 def naive_class_min(index: faiss.Index, queries: np.ndarray, ref_cls: np.ndarray, n_classes: int) -> np.ndarray:

@@ -23,23 +23,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from memeclust.core import markdown_table  # noqa: E402
 from memeclust.index import duplicate_classes, similar_class_counts  # noqa: E402
-
-
-def unit_vectors(n: int, d: int, seed, block: int = 65536) -> np.ndarray:
-    "n random unit vectors (float32), drawn in blocks so no float64 temporary of the full size exists."
-    out = np.empty((n, d), np.float32)
-    for i, s in enumerate(range(0, n, block)):
-        x = np.random.default_rng([*np.atleast_1d(seed), i]).standard_normal((min(block, n - s), d), dtype=np.float32)
-        out[s:s + len(x)] = x / np.linalg.norm(x, axis=1, keepdims=True)
-    return out
-
-
-def matmul_gflops(n: int = 4096, repeats: int = 3) -> float:
-    "Best-of-`repeats` float32 GFLOP/s of an n x n @ n x n np.matmul (2 n^3 flops)."
-    a, b = unit_vectors(n, n, 11), unit_vectors(n, n, 12)
-    a @ b
-    best = min((lambda t: (a @ b, time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(repeats))
-    return 2 * n ** 3 / best / 1e9
+from vectors import matmul_gflops, unit_vectors  # noqa: E402  (bench/vectors.py)
 
 
 def main(argv=None):
@@ -80,7 +64,7 @@ def main(argv=None):
             ("wall time: counts + rule", f"{wall:.1f} s", f"block {a.block} queries; threshold {a.threshold}, share {a.share}"),
             ("rate", f"{rate:.1f} GFLOP/s = {rate / mm:.0%} of matmul", f"2*nq*nr*d flops; np.matmul 4096^3 here: {mm:.1f} GFLOP/s"),
             ("peak memory (process, incl. inputs)", f"{peak:.2f} GiB", f"inputs {inputs:.2f} GiB; before the call {rss_before:.2f} GiB"),
-            ("dense similarity matrix (float32)", f"{a.nq * a.nr * 4 / 2**30:,.0f} GiB", f"{a.nq * a.nr * 4 / 2**30 / peak:,.0f}x the measured peak"),
+            ("dense similarity matrix (float32)", f"{a.nq * a.nr * 4 / 2**30:,.2f} GiB", f"{a.nq * a.nr * 4 / 2**30 / peak:,.1f}x the measured peak"),
             ("class pairs with a similar meme", f"{len(counts):,}", ""),
             ("duplicate pairs found / planted", f"{len(found & want)} / {len(want)} (+{len(found - want)} others)", "planted: cosine ~0.95 copies"),
             ("generating the data (not timed above)", f"{gen:.1f} s", "")]
