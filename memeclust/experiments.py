@@ -63,8 +63,8 @@ def realmemes_sets(scale: str, seed: int = 0, workers: int = 2) -> dict | None:
 # %% ../nbs/14_experiments.ipynb #90dea0ff
 def unconfirmed_sets(sets: dict, seed: int = 0, width: int = 10) -> dict:
     """{"unfiltered": {"split", "test"}, "filtered": {"split", "test"}, "bins": per-bin report} for `sets` (`experiment_sets`):
-    manifest paths beside the corpus manifest, and the report of `data.match_class_size_distribution` (the filter) with
-    the memes before and after. Raises FitError when the corpus has no Unconfirmed memes."""
+    manifest paths beside the corpus manifest, and the report of `data.match_class_size_distribution` (the filter:
+    classes per size bin before and after). Raises FitError when the corpus has no Unconfirmed memes."""
     if sets.get("unconfirmed") is None: raise FitError("this corpus has no unconfirmed memes (status 'unconfirmed')")
     unc = load_manifest(sets["unconfirmed"], check_images=False).rows.drop(columns="split", errors="ignore")
     conf = load_manifest(sets["confirmed_split"], check_images=False).rows
