@@ -229,7 +229,9 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
         fusion = modality in FUSION_HEADS
         runs[modality], choices[modality] = train_groups(m, groups, "multimodal" if fusion else modality, {**kw, "head": modality} if fusion else kw,
                                                          nproc=nproc, log=log, val_ids=val_ids, grid=grid)
-        if fusion: bases[modality], base_embs[modality] = None, multimodal_embeddings(m, base_embs["image"], base_embs["text"])
+        if fusion:                                           # one joined input serves every fusion head
+            joined = base_embs.get("multimodal") or multimodal_embeddings(m, base_embs["image"], base_embs["text"])
+            bases[modality], base_embs[modality] = None, base_embs.setdefault("multimodal", joined)
         else:
             bases[modality] = build_encoder(default_backbone(modality), device=dev,
                                             dense_dim=None if kw["mode"] == "head" or modality == "image" else kw.get("dense_dim", 4096))
@@ -363,7 +365,9 @@ def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m:
     base = {m: _base_encoder(run, m, device) for m in ("image", "text")}
     routed = dataclasses.replace(manifest, rows=manifest.rows[manifest.rows.meme_id.astype(str).isin(set(ids))].reset_index(drop=True))
     base_emb = {m: embed_manifest(routed, base[m], progress=progress) for m in ("image", "text")}
-    for f in streams[2:]: base_emb[f] = multimodal_embeddings(routed, base_emb["image"], base_emb["text"])
+    if streams[2:]:                                          # one joined input serves every fused stream
+        joined = multimodal_embeddings(routed, base_emb["image"], base_emb["text"])
+        base_emb.update({f: joined for f in streams[2:]})
     d = {m: np.full((len(ids), len(classes)), np.inf, np.float32) for m in streams}
     for k, c in enumerate(run.clusters):
         sel = np.flatnonzero(M[:, k] > 0)
