@@ -103,7 +103,7 @@ def embed_group(manifest: Manifest, ids, run_dir, base_encoder=None, device: str
         if run_dir is None: return sub
         return dataclasses.replace(sub, vectors=apply_head(load_head(run_dir, device)[0], sub.vectors),
                                    weights_source=f"{sub.weights_source} + head trained in {run_dir}")
-    sub = dataclasses.replace(manifest, rows=manifest.rows[manifest.rows.meme_id.astype(str).isin([str(i) for i in ids])].reset_index(drop=True))
+    sub = manifest.subset(ids)
     if run_dir is not None: return embed_trained(run_dir, sub, device=device)
     if base_encoder is None: raise ValueError("no trained run and no base encoder to embed with")
     return embed_manifest(sub, base_encoder, progress=False)
@@ -363,7 +363,7 @@ def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m:
     class_cluster = np.array([run.class_cluster[c] for c in classes])
     streams = run.info.get("streams", ["image", "text"])
     base = {m: _base_encoder(run, m, device) for m in ("image", "text")}
-    routed = dataclasses.replace(manifest, rows=manifest.rows[manifest.rows.meme_id.astype(str).isin(set(ids))].reset_index(drop=True))
+    routed = manifest.subset(ids)
     base_emb = {m: embed_manifest(routed, base[m], progress=progress) for m in ("image", "text")}
     if streams[2:]:                                          # one joined input serves every fused stream
         joined = multimodal_embeddings(routed, base_emb["image"], base_emb["text"])

@@ -4,7 +4,6 @@
 
 # %% ../nbs/16_studies.ipynb #bbd0f39f
 from __future__ import annotations
-import dataclasses
 from pathlib import Path
 import numpy as np, pandas as pd
 from .data import has_text, load_manifest
@@ -59,8 +58,7 @@ def triplet_grid(losses: dict, types=("hard", "semihard", "easy", "all"), margin
 # %% ../nbs/16_studies.ipynb #413dd455
 def _score(run_dir, manifest, refs, queries, labels) -> dict:
     "precision@1 and MAP@R of `queries` against `refs`, both embedded by the run's trained model."
-    sub = dataclasses.replace(manifest, rows=manifest.rows[manifest.rows.meme_id.astype(str).isin(set(refs) | set(queries))].reset_index(drop=True))
-    emb = embed_trained(run_dir, sub)
+    emb = embed_trained(run_dir, manifest.subset([*refs, *queries]))
     pos = pd.Series(range(len(emb.meme_ids)), index=emb.meme_ids)
     r, q = pos.reindex(refs).dropna().astype(int).to_numpy(), pos.reindex(queries).dropna().astype(int).to_numpy()
     classes = {c: i for i, c in enumerate(sorted(set(labels.loc[refs])))}
