@@ -21,14 +21,22 @@ from .dmw import CalibratedDMW, DMWResult, PaperDMW, StreamRule, class_min_dista
 from .evaluate import classification_metrics
 
 # %% auto #0
-__all__ = ['ROUTINGS', 'file_fingerprint', 'trainable', 'train_groups', 'embed_group', 'precision_at_1', 'index_groups',
-           'FitError', 'calibrate_on_validation', 'fit', 'FittedRun', 'load_run', 'fit_summary', 'QueryScores', 'score',
-           'mix', 'fusion_rules', 'predict', 'metrics_summary', 'evaluate', 'assign', 'nearest_neighbour_predictions']
+__all__ = ['ROUTINGS', 'file_fingerprint', 'run_config', 'trainable', 'train_groups', 'embed_group', 'precision_at_1',
+           'index_groups', 'FitError', 'calibrate_on_validation', 'fit', 'FittedRun', 'load_run', 'fit_summary',
+           'QueryScores', 'score', 'mix', 'fusion_rules', 'predict', 'metrics_summary', 'evaluate', 'assign',
+           'nearest_neighbour_predictions']
 
 # %% ../nbs/11_pipeline.ipynb #9cb71ad2
 def file_fingerprint(path) -> str:
     "Content hash of a file (the manifest): part of every run folder's name, so an edited manifest retrains."
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+def run_config(manifest_path, data_key: str | None = None, **kw) -> TrainConfig:
+    """A `TrainConfig(manifest_path, **kw)` whose out_dir is the run cache's folder for its key and the manifest's content
+    (`data_key`, default `file_fingerprint(manifest_path)`): the same settings on the same manifest find their finished run."""
+    cfg = TrainConfig(str(manifest_path), "", **kw)
+    cfg.out_dir = str(artifact_path("train", content_hash(cfg.key, data_key or file_fingerprint(manifest_path))))
+    return cfg
 
 def trainable(labels) -> tuple[bool, str]:
     "(can a group with these class labels be metric-trained, why not)."
@@ -65,8 +73,7 @@ def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict
             kw, train_ids = {**train_kw, **point}, ids
             if val is not None and kw.get("select") == "validation": kw["val_ids"] = [i for i in ids if i in val]
             elif val is not None: train_ids = [i for i in ids if i not in val]      # selection by loss: validation memes stay unseen all the same
-            cfg = TrainConfig(str(manifest.path), "", modality=modality, meme_ids=train_ids, **kw)
-            cfg.out_dir = str(artifact_path("train", content_hash(cfg.key, data_key)))
+            cfg = run_config(manifest.path, data_key, modality=modality, meme_ids=train_ids, **kw)
             folders[(name, g)] = Path(cfg.out_dir); configs.append(cfg)
     summaries = {}
     if configs:

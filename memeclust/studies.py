@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .data import has_text, load_manifest
 from .backbones import backbone_spec, list_weights
-from .train import launch, stream_backbones, TrainConfig, train_defaults, embed_trained, validation_scores, validation_split
-from .core import artifact_path, content_hash
-from .pipeline import file_fingerprint
+from .train import launch, stream_backbones, train_defaults, embed_trained, validation_scores, validation_split
+from .pipeline import file_fingerprint, run_config
 
 # %% auto #0
 __all__ = ['COSINE', 'LP', 'MINERS', 'LOSSES', 'PROXY_LOSSES', 'trial_set', 'sized', 'triplet_grid', 'run_settings', 'history',
@@ -84,9 +83,8 @@ def run_settings(manifest_path, refs, queries, settings: dict, modality: str = "
     for name, s in settings.items():
         kw = {**base, **s, **(every or {})}
         dim = kw.get("head_dim") or sum(backbone_spec(b).dim for b in stream_backbones(modality, kw.get("backbone")))
-        cfg = TrainConfig(str(manifest_path), "", modality=modality, meme_ids=refs, val_ids=val, **sized(kw, n_classes, 512 if modality == "multimodal" and not kw.get("head_dim") else dim))
-        cfg.out_dir = str(artifact_path("train", content_hash(cfg.key, data_key)))
-        configs[name] = cfg
+        configs[name] = run_config(manifest_path, data_key, modality=modality, meme_ids=refs, val_ids=val,
+                                   **sized(kw, n_classes, 512 if modality == "multimodal" and not kw.get("head_dim") else dim))
     log(f"{modality}: {len(configs)} setting(s) on {len(refs)} reference memes ({len(val)} for validation), {len(queries)} queries")
     summaries = dict(zip(configs, launch(list(configs.values()), nproc=nproc, log=log, progress=f"train {modality}")))
     labels = rows.label.astype(str)
