@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_baselines.ipynb #55b207b8
 from __future__ import annotations
-import dataclasses, os
+import os
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -217,9 +217,6 @@ def load_processor(source):
     proc = AutoProcessor.from_pretrained(str(source))
     return lambda images, texts: dict(proc(images=images, text=texts, return_tensors="pt", padding=True, truncation=True))
 
-def _only(manifest: Manifest, ids) -> Manifest:
-    "The manifest restricted to the memes `ids` (manifest order)."
-    return dataclasses.replace(manifest, rows=manifest.rows[manifest.rows.meme_id.astype(str).isin(set(map(str, ids)))].reset_index(drop=True))
 
 def embed_multimodal(model: nn.Module, processor, manifest: Manifest, batch_size: int = 16, device: str = "cpu") -> Embeddings:
     """(n, model.dim) unit-norm float32 embeddings of `manifest`'s memes in manifest order; memes whose image cannot be
@@ -274,7 +271,7 @@ def fit_multimodal(model: nn.Module, processor, manifest: Manifest, train_ids, v
     sampler = ClassBalancedBatches(y, batch_size, per_class, seed)
     def score():
         if not val_ids: return float("nan")
-        r, q = (embed_multimodal(model, processor, _only(manifest, ids), device=device) for ids in (train_ids, val_ids))
+        r, q = (embed_multimodal(model, processor, manifest.subset(ids), device=device) for ids in (train_ids, val_ids))
         known = [classes.get(rows.label[i], -1) for i in q.meme_ids]
         return validation_scores(q.vectors, known, r.vectors, [classes[rows.label[i]] for i in r.meme_ids])["precision_at_1"]
     best = {"epoch": 0, "p1": score(), "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
@@ -311,7 +308,7 @@ def multimodal_predictions(model_fn, processor, manifest: Manifest, groups: dict
         if fine_tune:
             val = [i for i in refs if i in set(map(str, val_ids))]
             fit_multimodal(model, processor, manifest, [i for i in refs if i not in set(val)], val, device=device, log=log, **train_kw)
-        r, q = (embed_multimodal(model, processor, _only(manifest, ids), device=device) for ids in (refs, queries))
+        r, q = (embed_multimodal(model, processor, manifest.subset(ids), device=device) for ids in (refs, queries))
         idx = build_index(r.vectors, r.meme_ids, labels.loc[r.meme_ids].to_numpy(), "image", cluster=str(name))
         out.append(pd.Series(idx.predict_1nn(q.vectors), index=q.meme_ids))
         log(f"{name}: {len(r.meme_ids)} references, {len(q.meme_ids)} queries")

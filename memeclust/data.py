@@ -6,7 +6,7 @@
 from __future__ import annotations
 import codecs, io, json, os, re, unicodedata, warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
@@ -220,6 +220,11 @@ class Manifest:
 
     def image_path(self, image: str) -> Path: return self.root / image
     def images(self) -> list[Path]: return [self.root / p for p in self.rows["image"]]
+
+    def subset(self, ids) -> "Manifest":
+        "The rows of the memes `ids` (str or int; ids not in the manifest are ignored), in manifest order; rejects kept."
+        keep = self.rows.meme_id.astype(str).isin(set(map(str, ids)))
+        return replace(self, rows=self.rows[keep].reset_index(drop=True))
 
     def summary(self) -> str:
         "One line: rows in, kept, rejected, and the rejects' reasons by count."

@@ -12,7 +12,7 @@ import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .core import (PACKAGE_DIR, artifact_path, atomic_write, check_scale, code_fingerprint, content_hash, describe_revision,
                             folder_fingerprint, git_revision, output_dirs, pick_device, realmemes_dir, repo_root, runs_dir, write_table)
-from .data import corpus_sets, ensure_split, has_text, load_manifest, match_class_size_distribution, write_manifest
+from .data import Manifest, corpus_sets, ensure_split, has_text, load_manifest, match_class_size_distribution, write_manifest
 from .synth import minikym
 from .render import realmemes_manifest
 from .backbones import backbone_identity, build_encoder, default_backbone, embed_manifest
@@ -24,7 +24,7 @@ from .pipeline import FitError, FittedRun, embed_group, file_fingerprint, fit as
 # %% auto #0
 __all__ = ['REALMEMES_PER_CLASS', 'FIT_MODULES', 'experiment_sets', 'realmemes_sets', 'unconfirmed_sets', 'cluster_shares',
            'fit_key', 'fit_cached', 'experiment_predictions', 'manifest_predictions', 'Experiment', 'duplicate_inputs',
-           'duplicate_scores', 'setup_experiment']
+           'duplicate_scores', 'duplicates_by_cluster', 'duplicate_pairs', 'setup_experiment']
 
 # %% ../nbs/14_experiments.ipynb #954c139e
 def experiment_sets(data, scale: str, seed: int = 0, workers: int = 2) -> dict:
@@ -270,6 +270,33 @@ def duplicate_scores(duplicates: pd.DataFrame, truth: pd.DataFrame, modality: st
     return {"true_duplicates": len(want), "detected": len(detected), "right_twin": len(right),
             "precision": len(right) / len(detected) if detected else float("nan"), "recall": len(right) / len(want) if want else float("nan")}
 
+
+# %% ../nbs/14_experiments.ipynb #e8c31ac1
+def duplicates_by_cluster(duplicates: dict, class_cluster: dict) -> pd.DataFrame:
+    """Table 8's counts: per cluster (ints, in order, then "total") the Unconfirmed classes placed there (`classes`) and
+    how many of them duplicate a Confirmed class in each modality (`<modality>_duplicates`). `duplicates`: {modality:
+    `index.duplicate_classes` frame}; `class_cluster`: {Unconfirmed class: cluster name} (`duplicate_inputs`)."""
+    cluster_of = pd.Series(class_cluster, dtype=object)
+    dup = {m: cluster_of.reindex(sorted(set(d.query_class))) for m, d in duplicates.items()}
+    t = pd.DataFrame([{"cluster": int(c), "classes": int(cluster_of.eq(c).sum()), **{f"{m}_duplicates": int(s.eq(c).sum()) for m, s in dup.items()}}
+                      for c in sorted(cluster_of.unique(), key=int)])
+    return pd.concat([t, pd.DataFrame([{"cluster": "total", **t.drop(columns="cluster").sum().to_dict()}])], ignore_index=True)
+
+def duplicate_pairs(duplicates: dict, confirmed: Manifest, unconfirmed: Manifest, class_cluster: dict, top: int = 12) -> pd.DataFrame:
+    """The `top` duplicate pairs of all modalities, highest `share_similar` first (then larger Unconfirmed classes):
+    modality, unconfirmed_class, confirmed_class, similar, unconfirmed_memes, share_similar, cluster, and the first meme of
+    each class in its manifest (`unconfirmed_example`, `confirmed_example`) with its text cut to 60 characters."""
+    cols = ["modality", "unconfirmed_class", "confirmed_class", "similar", "unconfirmed_memes", "share_similar"]
+    pairs = pd.concat([d.assign(modality=m) for m, d in duplicates.items()], ignore_index=True)
+    if pairs.empty: return pd.DataFrame(columns=[*cols, "cluster", "unconfirmed_example", "confirmed_example", "unconfirmed_text", "confirmed_text"])
+    pairs = pairs.sort_values(["share_similar", "query_size"], ascending=False).head(top).reset_index(drop=True)
+    pairs = pairs.rename(columns={"query_class": "unconfirmed_class", "reference_class": "confirmed_class", "query_size": "unconfirmed_memes"})[cols]
+    pairs["cluster"] = pairs.unconfirmed_class.map(class_cluster)
+    for side, m in (("unconfirmed", unconfirmed), ("confirmed", confirmed)):
+        first = m.rows.assign(label=m.rows.label.astype(str)).drop_duplicates("label").set_index("label")
+        pairs[f"{side}_example"] = pairs[f"{side}_class"].map(first.meme_id)
+        pairs[f"{side}_text"] = pairs[f"{side}_class"].map(first.text).fillna("").astype(str).str[:60]
+    return pairs
 
 # %% ../nbs/14_experiments.ipynb #76817cc2
 @patch

@@ -21,14 +21,22 @@ from .dmw import CalibratedDMW, DMWResult, PaperDMW, StreamRule, class_min_dista
 from .evaluate import classification_metrics
 
 # %% auto #0
-__all__ = ['ROUTINGS', 'file_fingerprint', 'trainable', 'train_groups', 'embed_group', 'precision_at_1', 'index_groups',
-           'FitError', 'calibrate_on_validation', 'fit', 'FittedRun', 'load_run', 'fit_summary', 'QueryScores', 'score',
-           'mix', 'fusion_rules', 'predict', 'metrics_summary', 'evaluate', 'assign', 'nearest_neighbour_predictions']
+__all__ = ['ROUTINGS', 'file_fingerprint', 'run_config', 'trainable', 'train_groups', 'embed_group', 'precision_at_1',
+           'index_groups', 'FitError', 'calibrate_on_validation', 'fit', 'FittedRun', 'load_run', 'fit_summary',
+           'QueryScores', 'score', 'mix', 'fusion_rules', 'predict', 'metrics_summary', 'evaluate', 'assign',
+           'nearest_neighbour_predictions']
 
 # %% ../nbs/11_pipeline.ipynb #9cb71ad2
 def file_fingerprint(path) -> str:
     "Content hash of a file (the manifest): part of every run folder's name, so an edited manifest retrains."
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+def run_config(manifest_path, data_key: str | None = None, **kw) -> TrainConfig:
+    """A `TrainConfig(manifest_path, **kw)` whose out_dir is the run cache's folder for its key and the manifest's content
+    (`data_key`, default `file_fingerprint(manifest_path)`): the same settings on the same manifest find their finished run."""
+    cfg = TrainConfig(str(manifest_path), "", **kw)
+    cfg.out_dir = str(artifact_path("train", content_hash(cfg.key, data_key or file_fingerprint(manifest_path))))
+    return cfg
 
 def trainable(labels) -> tuple[bool, str]:
     "(can a group with these class labels be metric-trained, why not)."
@@ -65,8 +73,7 @@ def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict
             kw, train_ids = {**train_kw, **point}, ids
             if val is not None and kw.get("select") == "validation": kw["val_ids"] = [i for i in ids if i in val]
             elif val is not None: train_ids = [i for i in ids if i not in val]      # selection by loss: validation memes stay unseen all the same
-            cfg = TrainConfig(str(manifest.path), "", modality=modality, meme_ids=train_ids, **kw)
-            cfg.out_dir = str(artifact_path("train", content_hash(cfg.key, data_key)))
+            cfg = run_config(manifest.path, data_key, modality=modality, meme_ids=train_ids, **kw)
             folders[(name, g)] = Path(cfg.out_dir); configs.append(cfg)
     summaries = {}
     if configs:
@@ -103,7 +110,7 @@ def embed_group(manifest: Manifest, ids, run_dir, base_encoder=None, device: str
         if run_dir is None: return sub
         return dataclasses.replace(sub, vectors=apply_head(load_head(run_dir, device)[0], sub.vectors),
                                    weights_source=f"{sub.weights_source} + head trained in {run_dir}")
-    sub = dataclasses.replace(manifest, rows=manifest.rows[manifest.rows.meme_id.astype(str).isin([str(i) for i in ids])].reset_index(drop=True))
+    sub = manifest.subset(ids)
     if run_dir is not None: return embed_trained(run_dir, sub, device=device)
     if base_encoder is None: raise ValueError("no trained run and no base encoder to embed with")
     return embed_manifest(sub, base_encoder, progress=False)
@@ -363,7 +370,7 @@ def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m:
     class_cluster = np.array([run.class_cluster[c] for c in classes])
     streams = run.info.get("streams", ["image", "text"])
     base = {m: _base_encoder(run, m, device) for m in ("image", "text")}
-    routed = dataclasses.replace(manifest, rows=manifest.rows[manifest.rows.meme_id.astype(str).isin(set(ids))].reset_index(drop=True))
+    routed = manifest.subset(ids)
     base_emb = {m: embed_manifest(routed, base[m], progress=progress) for m in ("image", "text")}
     if streams[2:]:                                          # one joined input serves every fused stream
         joined = multimodal_embeddings(routed, base_emb["image"], base_emb["text"])

@@ -4,14 +4,12 @@
 
 # %% ../nbs/16_studies.ipynb #bbd0f39f
 from __future__ import annotations
-import dataclasses
 from pathlib import Path
 import numpy as np, pandas as pd
 from .data import has_text, load_manifest
 from .backbones import backbone_spec, list_weights
-from .train import launch, stream_backbones, TrainConfig, train_defaults, embed_trained, validation_scores, validation_split
-from .core import artifact_path, content_hash
-from .pipeline import file_fingerprint
+from .train import launch, stream_backbones, train_defaults, embed_trained, validation_scores, validation_split
+from .pipeline import file_fingerprint, run_config
 
 # %% auto #0
 __all__ = ['COSINE', 'LP', 'MINERS', 'LOSSES', 'PROXY_LOSSES', 'trial_set', 'sized', 'triplet_grid', 'run_settings', 'history',
@@ -59,8 +57,7 @@ def triplet_grid(losses: dict, types=("hard", "semihard", "easy", "all"), margin
 # %% ../nbs/16_studies.ipynb #413dd455
 def _score(run_dir, manifest, refs, queries, labels) -> dict:
     "precision@1 and MAP@R of `queries` against `refs`, both embedded by the run's trained model."
-    sub = dataclasses.replace(manifest, rows=manifest.rows[manifest.rows.meme_id.astype(str).isin(set(refs) | set(queries))].reset_index(drop=True))
-    emb = embed_trained(run_dir, sub)
+    emb = embed_trained(run_dir, manifest.subset([*refs, *queries]))
     pos = pd.Series(range(len(emb.meme_ids)), index=emb.meme_ids)
     r, q = pos.reindex(refs).dropna().astype(int).to_numpy(), pos.reindex(queries).dropna().astype(int).to_numpy()
     classes = {c: i for i, c in enumerate(sorted(set(labels.loc[refs])))}
@@ -86,9 +83,8 @@ def run_settings(manifest_path, refs, queries, settings: dict, modality: str = "
     for name, s in settings.items():
         kw = {**base, **s, **(every or {})}
         dim = kw.get("head_dim") or sum(backbone_spec(b).dim for b in stream_backbones(modality, kw.get("backbone")))
-        cfg = TrainConfig(str(manifest_path), "", modality=modality, meme_ids=refs, val_ids=val, **sized(kw, n_classes, 512 if modality == "multimodal" and not kw.get("head_dim") else dim))
-        cfg.out_dir = str(artifact_path("train", content_hash(cfg.key, data_key)))
-        configs[name] = cfg
+        configs[name] = run_config(manifest_path, data_key, modality=modality, meme_ids=refs, val_ids=val,
+                                   **sized(kw, n_classes, 512 if modality == "multimodal" and not kw.get("head_dim") else dim))
     log(f"{modality}: {len(configs)} setting(s) on {len(refs)} reference memes ({len(val)} for validation), {len(queries)} queries")
     summaries = dict(zip(configs, launch(list(configs.values()), nproc=nproc, log=log, progress=f"train {modality}")))
     labels = rows.label.astype(str)

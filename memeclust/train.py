@@ -674,9 +674,7 @@ def _inputs(run: _Run) -> None:
         if run.distributed: dist.barrier()
         if emb is None: emb = embed()                             # the other ranks read it
         for r in emb.failed.itertuples(): log(f"left out {r.meme_id}: {r.reason}")
-        if len(emb.failed):
-            rows = manifest.rows
-            manifest = dataclasses.replace(manifest, rows=rows[rows.meme_id.astype(str).isin(emb.meme_ids)].reset_index(drop=True))
+        if len(emb.failed): manifest = manifest.subset(emb.meme_ids)
         features = torch.from_numpy(emb.vectors).view(-1, *(source.shape if cfg.mode == "cached" else (emb.vectors.shape[1],)))
         for p in (p for e in encs for p in e.parameters()): p.requires_grad_(False)
         for p in run.model.parameters(): p.requires_grad_(True)
