@@ -217,7 +217,6 @@ def load_processor(source):
     proc = AutoProcessor.from_pretrained(str(source))
     return lambda images, texts: dict(proc(images=images, text=texts, return_tensors="pt", padding=True, truncation=True))
 
-
 def embed_multimodal(model: nn.Module, processor, manifest: Manifest, batch_size: int = 16, device: str = "cpu") -> Embeddings:
     """(n, model.dim) unit-norm float32 embeddings of `manifest`'s memes in manifest order; memes whose image cannot be
     read are in `failed` with the reason. `processor(images: list[PIL.Image], texts: list[str]) -> dict of tensors`."""

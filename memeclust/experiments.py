@@ -285,16 +285,18 @@ def duplicates_by_cluster(duplicates: dict, class_cluster: dict) -> pd.DataFrame
 def duplicate_pairs(duplicates: dict, confirmed: Manifest, unconfirmed: Manifest, class_cluster: dict, top: int = 12) -> pd.DataFrame:
     """The `top` duplicate pairs of all modalities, highest `share_similar` first (then larger Unconfirmed classes):
     modality, unconfirmed_class, confirmed_class, similar, unconfirmed_memes, share_similar, cluster, and the first meme of
-    each class in its manifest (`unconfirmed_example`, `confirmed_example`) with its text cut to 60 characters."""
+    each class in its manifest (`unconfirmed_example`, `confirmed_example`) with its image path (`*_image`, relative to
+    the manifest's folder) and its text cut to 60 characters."""
     cols = ["modality", "unconfirmed_class", "confirmed_class", "similar", "unconfirmed_memes", "share_similar"]
     pairs = pd.concat([d.assign(modality=m) for m, d in duplicates.items()], ignore_index=True)
-    if pairs.empty: return pd.DataFrame(columns=[*cols, "cluster", "unconfirmed_example", "confirmed_example", "unconfirmed_text", "confirmed_text"])
+    if pairs.empty: return pd.DataFrame(columns=[*cols, "cluster", *(f"{s}_{c}" for c in ("example", "image", "text") for s in ("unconfirmed", "confirmed"))])
     pairs = pairs.sort_values(["share_similar", "query_size"], ascending=False).head(top).reset_index(drop=True)
     pairs = pairs.rename(columns={"query_class": "unconfirmed_class", "reference_class": "confirmed_class", "query_size": "unconfirmed_memes"})[cols]
     pairs["cluster"] = pairs.unconfirmed_class.map(class_cluster)
     for side, m in (("unconfirmed", unconfirmed), ("confirmed", confirmed)):
         first = m.rows.assign(label=m.rows.label.astype(str)).drop_duplicates("label").set_index("label")
         pairs[f"{side}_example"] = pairs[f"{side}_class"].map(first.meme_id)
+        pairs[f"{side}_image"] = pairs[f"{side}_class"].map(first.image)
         pairs[f"{side}_text"] = pairs[f"{side}_class"].map(first.text).fillna("").astype(str).str[:60]
     return pairs
 

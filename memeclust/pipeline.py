@@ -231,14 +231,14 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
     out.mkdir(parents=True, exist_ok=True)
     save_protomemes(pm, out / "protomemes.npz")
     write_text(out / "class_clusters.json", json.dumps({c: v + 1 for c, v in sorted(class_cluster.items())}, indent=1))
-    indexes, models, runs, choices, bases, base_embs = {}, {}, {}, {}, {}, {}
+    indexes, models, runs, choices, bases, base_embs, joined = {}, {}, {}, {}, {}, {}, None
     for modality in ("image", "text", *fused):
         fusion = modality in FUSION_HEADS
         runs[modality], choices[modality] = train_groups(m, groups, "multimodal" if fusion else modality, {**kw, "head": modality} if fusion else kw,
                                                          nproc=nproc, log=log, val_ids=val_ids, grid=grid)
         if fusion:                                           # one joined input serves every fusion head
-            joined = base_embs.get("multimodal") or multimodal_embeddings(m, base_embs["image"], base_embs["text"])
-            bases[modality], base_embs[modality] = None, base_embs.setdefault("multimodal", joined)
+            if joined is None: joined = multimodal_embeddings(m, base_embs["image"], base_embs["text"])
+            bases[modality], base_embs[modality] = None, joined
         else:
             bases[modality] = build_encoder(default_backbone(modality), device=dev,
                                             dense_dim=None if kw["mode"] == "head" or modality == "image" else kw.get("dense_dim", 4096))
