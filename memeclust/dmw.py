@@ -4,14 +4,16 @@
 
 # %% ../nbs/08_dmw.ipynb #e64e69c9
 from __future__ import annotations
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass, field, replace
 import numpy as np, pandas as pd
 from .index import ReferenceIndex
 
 # %% auto #0
 __all__ = ['DISTANCES', 'class_min_distances', 'index_class_distances', 'class_probabilities', 'DMWResult', 'dmw',
            'truncate_topk', 'dmw_topk', 'mean_nll', 'fit_temperature', 'StreamRule', 'PaperDMW', 'CalibratedDMW',
-           'modality_influence']
+           'evidence_features', 'Reliability', 'held_out_class', 'fit_reliability', 'evidence_fusion',
+           'open_set_threshold', 'EvidenceDMW', 'modality_influence']
 
 # %% ../nbs/08_dmw.ipynb #b44c4230
 DISTANCES = ("cosine", "l2")
@@ -110,6 +112,9 @@ class DMWResult:
     p_text_max: np.ndarray     # n, the text modality's largest class probability
     p_image_max: np.ndarray    # n, the image modality's largest class probability
     predicted: np.ndarray      # n, argmax class index (ties -> lowest index)
+    r_text: np.ndarray | None = None    # n, evidence rule only: P(text's top class is right)
+    r_image: np.ndarray | None = None   # n, evidence rule only: P(image's top class is right)
+    p_right: np.ndarray | None = None   # n, evidence rule only: P(the fused answer is right)
 
 def _weights(pt_max, pv_max, eps, text_available):
     "Eq. 2-3, with w_t = 0 and w_v = 1 where `text_available` is False."
@@ -237,6 +242,103 @@ class CalibratedDMW(_Rule):
     name = "dmw_calibrated"
     def fuse(self, d_text, d_image, text_available=None) -> DMWResult: return dmw_topk(d_text, d_image, self.k, text_available=text_available)
 
+
+# %% ../nbs/08_dmw.ipynb #4df0e18f
+def evidence_features(d) -> np.ndarray:
+    """(n, 2) float64: each row's nearest class distance d1 and top-2 margin d2 - d1, from per-class distances (n x C).
+
+    Both are capped at 2 (the cosine range); a row with no finite distance gets (2, 0), a row with one class margin 2."""
+    d = np.array(d, dtype=np.float64, ndmin=2)
+    if d.shape[1] == 0: return np.tile([2.0, 0.0], (len(d), 1))
+    two = np.partition(d, 1, axis=1)[:, :2] if d.shape[1] > 1 else np.c_[d, np.full(len(d), np.inf)]
+    d1 = np.minimum(two[:, 0], 2.0)
+    return np.c_[d1, np.minimum(two[:, 1], 2.0) - d1]
+
+# %% ../nbs/08_dmw.ipynb #4e124d76
+@dataclass
+class Reliability:
+    """P(a modality's top class is right | d1, margin): a logistic model on `evidence_features`.
+
+    Call it on per-class distances (n x C) to get n probabilities; rows with no finite distance get 0."""
+    coef: tuple = (0.0, 0.0)
+    intercept: float = 0.0
+    def __call__(self, d) -> np.ndarray:
+        x = evidence_features(d)
+        p = 1 / (1 + np.exp(-(x @ np.asarray(self.coef, np.float64) + self.intercept)))
+        return np.where(np.isfinite(np.array(d, np.float64, ndmin=2)).any(1), p, 0.0)
+
+# %% ../nbs/08_dmw.ipynb #942770c5
+def held_out_class(d, true_idx) -> np.ndarray:
+    "`d` (n x C) with each row's true class set to +inf: the same queries as memes of a class the references lack."
+    d = np.array(d, dtype=np.float64, ndmin=2)
+    d[np.arange(len(d)), np.asarray(true_idx, np.int64)] = np.inf
+    return d
+
+# %% ../nbs/08_dmw.ipynb #9e9087a6
+def fit_reliability(d, true_idx, C: float = 100.0) -> Reliability:
+    """A `Reliability` fitted on validation queries (`d`: n x C per-class distances, `true_idx`: n class numbers) and
+    the same queries with their true class held out (`held_out_class`). Raises ValueError without finite rows."""
+    d = np.array(d, dtype=np.float64, ndmin=2)
+    y = np.asarray(true_idx, np.int64)
+    ok = np.isfinite(d).any(1)
+    if not ok.any(): raise ValueError("no validation query has a finite distance: nothing to fit a reliability on")
+    both = np.r_[d[ok], held_out_class(d[ok], y[ok])]
+    right = np.r_[d[ok].argmin(1) == y[ok], np.zeros(ok.sum(), bool)]
+    if right.all() or not right.any(): return Reliability((0.0, 0.0), float(np.log((right.mean() + 1e-3) / (1 - right.mean() + 1e-3))))
+    from sklearn.linear_model import LogisticRegression
+    lr = LogisticRegression(C=C).fit(evidence_features(both), right)
+    return Reliability(tuple(map(float, lr.coef_[0])), float(lr.intercept_[0]))
+
+# %% ../nbs/08_dmw.ipynb #1738d79f
+def evidence_fusion(d_text, d_image, rel_text: Reliability, rel_image: Reliability, t_text: float = 1.0,
+                    t_image: float = 1.0, text_available=None) -> DMWResult:
+    """Reliability-weighted fusion of per-class distances (n x C each); returns a `DMWResult` whose `w_*` are the
+    normalised reliabilities and which also holds `r_text`, `r_image` and `p_right` (n each).
+
+    Where both reliabilities are 0 the two modalities count equally. Raises ValueError for a query with no class."""
+    dt, dv = _pair(d_text, d_image)
+    if text_available is not None: dt = np.where(np.asarray(text_available, bool).reshape(-1, 1), dt, np.inf)
+    pt, pv = class_probabilities(dt, t_text), class_probabilities(dv, t_image)
+    rt, rv = rel_text(dt), rel_image(dv)
+    total = rt + rv
+    wt = np.divide(rt, total, out=np.where(np.isfinite(dt).any(1), 0.5, 0.0), where=total > 0)
+    wt = np.where(np.isfinite(dv).any(1), wt, 1.0)
+    r = _finish(wt[:, None] * pt + (1 - wt)[:, None] * pv, wt, 1 - wt, pt.max(1), pv.max(1))
+    i, c = np.arange(len(dt)), r.predicted
+    p_right = 1 - (1 - rt * pt[i, c]) * (1 - rv * pv[i, c])
+    return replace(r, r_text=rt, r_image=rv, p_right=p_right)
+
+# %% ../nbs/08_dmw.ipynb #0f0992e9
+def open_set_threshold(p_right, correct, precision: float = 0.95) -> float:
+    """The smallest threshold on `p_right` (n) at which the answered queries (p_right >= threshold) have at least
+    `precision` of `correct` (n bool) right; 1.0 where no threshold reaches it. Raises ValueError on empty input."""
+    p, y = np.asarray(p_right, np.float64), np.asarray(correct, bool)
+    if len(p) == 0 or len(p) != len(y): raise ValueError(f"need as many correctness flags as probabilities, got {len(y)} and {len(p)}")
+    if not y.any(): return 1.0
+    from sklearn.metrics import precision_recall_curve
+    prec, _, thr = precision_recall_curve(y, p)
+    ok = np.flatnonzero(prec[:-1] >= precision)
+    return float(thr[ok[0]]) if len(ok) else 1.0
+
+# %% ../nbs/08_dmw.ipynb #ac84fd5e
+@dataclass
+class EvidenceDMW(_Rule):
+    """Evidence-aware fusion (`evidence_fusion`) with its validation calibration: reliabilities, per-modality
+    temperatures and the open-set `threshold` on P(right) (answers below it are "no known class")."""
+    rel_text: Reliability = field(default_factory=Reliability)
+    rel_image: Reliability = field(default_factory=Reliability)
+    t_text: float = 1.0
+    t_image: float = 1.0
+    threshold: float = 0.0
+    name = "dmw_evidence"
+    def temperature(self, cluster, modality: str) -> float: return 1.0
+    def fuse(self, d_text, d_image, text_available=None) -> DMWResult:
+        return evidence_fusion(d_text, d_image, self.rel_text, self.rel_image, self.t_text, self.t_image, text_available)
+    def to_dict(self) -> dict: return asdict(self)
+    @classmethod
+    def from_dict(cls, d: dict) -> "EvidenceDMW":
+        rel = {m: Reliability(tuple(d[f"rel_{m}"]["coef"]), d[f"rel_{m}"]["intercept"]) for m in ("text", "image")}
+        return cls(rel["text"], rel["image"], d["t_text"], d["t_image"], d["threshold"])
 
 # %% ../nbs/08_dmw.ipynb #dee0ad80
 def modality_influence(w_text, w_image, groups: dict) -> pd.DataFrame:

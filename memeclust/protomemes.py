@@ -16,7 +16,7 @@ __all__ = ['PAPER_SHARES_K6', 'sphere_mixture', 'check_features', 'weighted_ward
            'fit_protomemes', 'similarity_to_height', 'k_at_height', 'k_at_similarity', 'class_clusters',
            'assign_classes', 'class_purity', 'cosine_to_centroids', 'route', 'soft_membership', 'cluster_all',
            'routing_accuracy', 'CentroidRouting', 'SoftRouting', 'LabelRouting', 'fit_routing_temperature',
-           'save_protomemes', 'load_protomemes', 'image_stats', 'cluster_profile', 'describe_clusters']
+           'GlobalRouting', 'save_protomemes', 'load_protomemes', 'image_stats', 'cluster_profile', 'describe_clusters']
 
 # %% ../nbs/05_protomemes.ipynb #8a611064
 PAPER_SHARES_K6 = (0.0770, 0.0767, 0.0965, 0.1079, 0.2091, 0.4327)  # Table 1, six clusters, "% of samples"
@@ -353,6 +353,16 @@ def fit_routing_temperature(features, centroids, true_cluster, grid=np.geomspace
         z = s / t; top = z.max(1, keepdims=True)
         return float(np.mean(top[:, 0] + np.log(np.exp(z - top).sum(1)) - z[np.arange(len(y)), y]))
     return float(grid[int(np.argmin([nll(t) for t in grid]))])
+
+# %% ../nbs/05_protomemes.ipynb #5a34ec78
+@dataclass
+class GlobalRouting:
+    "No subsetting: one group holds every class, and every query has membership 1 in it (k must be 1)."
+    name = "global"
+    def membership(self, features, centroids, labels=None) -> np.ndarray:
+        "(n x 1) ones. Raises ValueError for a run with more than one cluster."
+        if len(centroids) != 1: raise ValueError(f"global routing needs a run fitted with one cluster, this one has {len(centroids)}")
+        return np.ones((len(features), 1))
 
 # %% ../nbs/05_protomemes.ipynb #de6f00ef
 _FORMAT = 1
