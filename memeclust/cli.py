@@ -73,14 +73,14 @@ def _fit(a):
 
 def _evaluate(a):
     from memeclust.pipeline import evaluate, FitError
-    try: evaluate(a.run, a.test, a.out, a.routing, a.k, a.top_m, a.device)
+    try: evaluate(a.run, a.test, a.out, a.routing, a.k, a.top_m, a.device, a.threshold)
     except (FitError, FileNotFoundError, ValueError) as e: sys.exit(f"memeclust evaluate: {e}")
 
 def _assign(a):
     import json
     from memeclust.pipeline import assign
     from memeclust.render import TesseractMissing
-    try: print(json.dumps(assign(a.run, a.image, a.text, a.top, routing=a.routing, device=a.device), indent=1))
+    try: print(json.dumps(assign(a.run, a.image, a.text, a.top, routing=a.routing, device=a.device, threshold=a.threshold), indent=1))
     except TesseractMissing as e: sys.exit(f"memeclust assign: no text given and OCR is unavailable: {e}; pass --text")
     except (FileNotFoundError, ValueError, OSError) as e: sys.exit(f"memeclust assign: {e}")
 
@@ -122,10 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--train", required=True, help="training manifest (rows in a 'test' split are left out)")
     f.add_argument("--out", required=True, help="run folder to write")
     f.add_argument("--scale", choices=SCALES, default="demo", help="training budget: demo (CPU default), full (paper: full fine-tune)")
-    f.add_argument("--clusters", type=int, default=6, help="Protomeme clusters k (1 = no subsetting; paper: 6)")
+    f.add_argument("--clusters", type=int, default=None,
+                   help="Protomeme clusters k (default: the preset's; default preset 1 = no subsetting, global routing; paper 6)")
     f.add_argument("--nproc", type=int, default=None, help="training processes (default: one per GPU, else 1)")
     f.add_argument("--preset", choices=["default", "paper"], default="default",
-                   help="default: heads on frozen backbones chosen on validation, soft routing; paper: Section 4.2 training, hard routing")
+                   help="default: heads on frozen backbones chosen on validation, global routing, evidence-aware fusion; "
+                        "paper: Section 4.2 training, k = 6 hard routing, the paper's DMW")
     f.add_argument("--grid", action="store_true", help="choose loss, temperature and lr from train.HEAD_GRID on validation (about 4x the training time)")
     f.add_argument("--fused", nargs="*", choices=["alpha_fusion", "concat_fusion"], default=None,
                    help="also train these offline fused baselines per cluster (alpha average + linear + LayerNorm, as the paper's CLIP; "
@@ -134,14 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=_fit)
     e = sub.add_parser("evaluate", help="score a labelled manifest with a fitted run: metrics.json, predictions.csv")
     e.add_argument("--run", required=True); e.add_argument("--test", required=True); e.add_argument("--out", required=True)
-    e.add_argument("--routing", choices=["soft", "centroid", "label"], default=None,
+    e.add_argument("--routing", choices=["global", "soft", "centroid", "label"], default=None,
                    help="Protomeme routing (default: the run's; centroid: the paper's hard rule; label: the paper's ImgFlip setting)")
     e.add_argument("--top-m", type=int, default=None, help="soft routing: score each meme in its m most likely clusters (default: all)")
     e.add_argument("--k", type=int, default=None, help="top-k classes per modality (default: all)")
+    e.add_argument("--threshold", type=float, default=None,
+                   help="open-set threshold on P(right): below it a meme is 'known = false' (default: the run's, chosen on validation)")
     e.add_argument("--device", default="auto"); e.set_defaults(func=_evaluate)
     g = sub.add_parser("assign", help="assign one meme image (and its text, else OCR) to the run's KYM classes: JSON")
     g.add_argument("--run", required=True); g.add_argument("image"); g.add_argument("--text", default=None)
-    g.add_argument("--top", type=int, default=5); g.add_argument("--routing", choices=["soft", "centroid"], default=None)
+    g.add_argument("--top", type=int, default=5); g.add_argument("--routing", choices=["global", "soft", "centroid"], default=None)
+    g.add_argument("--threshold", type=float, default=None, help="open-set threshold on P(right) (default: the run's)")
     g.add_argument("--device", default="auto"); g.set_defaults(func=_assign)
     w = sub.add_parser("weights", help="list every registered image/text model and the CLIP/FLAVA/BLIP-2 baselines, and whether their weights are here")
     w.add_argument("--weights-dir", help="a weights folder (default: $MEMECLUST_WEIGHTS)")

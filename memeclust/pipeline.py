@@ -12,18 +12,20 @@ from .core import artifact_path, atomic_write, content_hash, link_or_copy, pick_
 from .data import Manifest, has_text, load_image, load_manifest, write_manifest
 from .render import TesseractMissing, ocr_image
 from .backbones import backbone_identity, build_encoder, default_backbone, embed_manifest
-from .protomemes import (CentroidRouting, LabelRouting, Protomemes, SoftRouting, assign_classes, route, fit_protomemes, fit_routing_temperature,
-                         load_protomemes, save_protomemes)
+from .protomemes import (CentroidRouting, GlobalRouting, LabelRouting, Protomemes, SoftRouting, assign_classes, route, fit_protomemes,
+                         fit_routing_temperature, load_protomemes, save_protomemes)
 from .train import (FUSION_HEADS, TrainConfig, apply_head, default_nproc, embed_trained, launch, load_head, multimodal_embeddings,
                              train_defaults, validation_split)
 from .index import IndexSet, build_index, load_index_set, save_index_set
-from .dmw import CalibratedDMW, DMWResult, PaperDMW, StreamRule, class_min_distances, index_class_distances, mean_nll
+from .dmw import (CalibratedDMW, DMWResult, EvidenceDMW, PaperDMW, StreamRule, class_min_distances, evidence_features, fit_reliability,
+                  held_out_class, index_class_distances, mean_nll, open_set_threshold)
 from .evaluate import classification_metrics
 
 # %% auto #0
-__all__ = ['ROUTINGS', 'file_fingerprint', 'run_config', 'trainable', 'train_groups', 'embed_group', 'precision_at_1',
-           'index_groups', 'FitError', 'calibrate_on_validation', 'fit', 'FittedRun', 'load_run', 'fit_summary',
-           'QueryScores', 'score', 'mix', 'fusion_rules', 'predict', 'metrics_summary', 'evaluate', 'assign',
+__all__ = ['ROUTINGS', 'PRESET_CLUSTERS', 'PRESET_FUSION', 'file_fingerprint', 'run_config', 'trainable', 'train_groups',
+           'embed_group', 'precision_at_1', 'index_groups', 'FitError', 'validation_distances',
+           'calibrate_on_validation', 'fit_evidence', 'fit', 'FittedRun', 'load_run', 'fit_summary', 'QueryScores',
+           'score', 'mix', 'fusion_rules', 'predict', 'metrics_summary', 'evaluate', 'assign',
            'nearest_neighbour_predictions']
 
 # %% ../nbs/11_pipeline.ipynb #9cb71ad2
@@ -150,37 +152,88 @@ def _stage(log, t0: float):
     "A logger that prefixes the seconds since `t0`: one line per stage of fit/evaluate."
     return lambda msg: log(f"[{time.perf_counter() - t0:6.1f}s] {msg}")
 
-def calibrate_on_validation(manifest: Manifest, groups: dict, runs: dict, val_ids, bases: dict, device: str = "cpu", base_embs: dict | None = None) -> dict:
-    """{cluster: {modality: temperature}}: one softmax temperature per modality, fitted on the validation memes of every
-    cluster as queries against that cluster's training memes as references, each embedded by the cluster's selected
-    model (`runs[modality][cluster]`, or `bases[modality]`); the temperature minimises the negative log-likelihood of
-    the true classes summed over clusters (`dmw.mean_nll`). Pooled, not per cluster: a cluster holds a few dozen
-    validation memes, too few to fit its own (fits run to the ends of the grid), and one temperature per modality keeps
-    the clusters' distances comparable when soft routing scores a meme in several."""
-    val, fits = set(map(str, val_ids)), {mod: [] for mod in runs}
+def validation_distances(manifest: Manifest, groups: dict, runs: dict, val_ids, bases: dict, device: str = "cpu",
+                         base_embs: dict | None = None) -> list[dict]:
+    """Per cluster, its validation memes as queries against its training memes as references, every stream embedded by
+    the cluster's selected model (`runs[stream][cluster]`, or `bases[stream]`; `base_embs` as in `embed_group`).
+
+    Returns one dict per cluster with validation memes: `d` {stream: (n x C) per-class minimum distances}, `y` (n,)
+    true class numbers, `text` (n,) whether the meme has text, `classes` (C,) the cluster's training classes. A class
+    with no reference of a stream (no text) is +inf there; queries whose class has no training meme are left out."""
+    val = set(map(str, val_ids))
     rows = manifest.rows.set_index(manifest.rows.meme_id.astype(str))
+    label = rows.label.astype(str)
+    out = []
     for c, ids in groups.items():
         ids = [str(i) for i in ids]
-        for mod in runs:
-            emb = embed_group(manifest, ids, runs[mod].get(c), bases.get(mod), device, (base_embs or {}).get(mod))
-            e_ids = np.asarray(emb.meme_ids, dtype=object)
-            ok = has_text(rows.text.loc[e_ids]) if mod == "text" else np.ones(len(e_ids), bool)
-            is_val = np.isin(e_ids, list(val))
-            q, r = ok & is_val, ok & ~is_val
-            if not q.any() or r.sum() < 2: continue
-            labels = rows.label.astype(str).loc[e_ids].to_numpy()
-            d, classes = class_min_distances(emb.vectors[q], emb.vectors[r], labels[r])
-            known = np.isin(labels[q], classes)
-            if known.any(): fits[mod].append((d[known], np.searchsorted(classes, labels[q][known])))
-    grid, out = np.geomspace(0.005, 2, 60), {}
-    for mod, parts in fits.items():
-        if sum(len(y) for _, y in parts) < 2: continue
-        nll = [sum(len(y) * mean_nll(d, y, t) for d, y in parts) for t in grid]
-        t = float(grid[int(np.argmin(nll))])
-        for c in groups: out.setdefault(str(c), {})[mod] = t
+        embs = {mod: embed_group(manifest, ids, runs[mod].get(c), bases.get(mod), device, (base_embs or {}).get(mod)) for mod in runs}
+        pos = {mod: pd.Series(range(len(e.meme_ids)), index=np.asarray(e.meme_ids, dtype=object)) for mod, e in embs.items()}
+        refs = {mod: [i for i in e.meme_ids if i not in val] for mod, e in embs.items()}
+        refs["text"] = [i for i, ok in zip(refs["text"], has_text(rows.text.loc[refs["text"]])) if ok]
+        classes = np.unique(label.loc[refs["image"]].to_numpy())
+        q = [i for i in embs["image"].meme_ids if i in val and label[i] in set(classes) and all(i in p.index for p in pos.values())]
+        if not q or len(refs["image"]) < 2: continue
+        d = {}
+        for mod, e in embs.items():
+            r = [i for i in refs[mod] if label[i] in set(classes)]
+            d[mod] = (class_min_distances(e.vectors[pos[mod][q].to_numpy()], e.vectors[pos[mod][r].to_numpy()], label.loc[r].to_numpy(), classes)[0]
+                      if r else np.full((len(q), len(classes)), np.inf, np.float32))
+        out.append({"cluster": str(c), "d": d, "y": np.searchsorted(classes, label.loc[q].to_numpy()),
+                    "text": has_text(rows.text.loc[q]), "classes": classes})
     return out
 
-def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: int | None = None, seed: int = 0,
+def calibrate_on_validation(parts: list, clusters) -> dict:
+    """{cluster: {stream: temperature}}: one softmax temperature per stream, fitted on `validation_distances` `parts`
+    (text: only memes with text) so that it minimises the negative log-likelihood of the true classes summed over
+    clusters (`dmw.mean_nll`). Pooled, not per cluster: a cluster holds a few dozen validation memes, too few to fit
+    its own (fits run to the ends of the grid), and one temperature per stream keeps the clusters' distances comparable
+    when soft routing scores a meme in several. Written for every cluster of `clusters`."""
+    grid, out = np.geomspace(0.005, 2, 60), {}
+    for mod in (parts[0]["d"] if parts else {}):
+        fits = []
+        for p in parts:
+            d, y = p["d"][mod], p["y"]
+            keep = np.isfinite(d[np.arange(len(y)), y]) & (p["text"] if mod == "text" else True)
+            if keep.any(): fits.append((d[keep], y[keep]))
+        if sum(len(y) for _, y in fits) < 2: continue
+        nll = [sum(len(y) * mean_nll(d, y, t) for d, y in fits) for t in grid]
+        t = float(grid[int(np.argmin(nll))])
+        for c in clusters: out.setdefault(str(c), {})[mod] = t
+    return out
+
+def _padded(parts: list, mod: str) -> np.ndarray:
+    "The clusters' (n x C_i) distances of `mod` stacked, padded with +inf to the widest cluster (a class absent: probability 0)."
+    width = max(p["d"][mod].shape[1] for p in parts)
+    return np.concatenate([np.pad(p["d"][mod].astype(np.float64), ((0, 0), (0, width - p["d"][mod].shape[1])), constant_values=np.inf)
+                           for p in parts])
+
+def fit_evidence(parts: list, temperatures: dict, precision: float = 0.95) -> tuple[EvidenceDMW, dict]:
+    """The default fusion rule, calibrated on `validation_distances` `parts`: each modality's `dmw.Reliability` (its
+    validation queries and the same queries with their class held out), the pooled temperatures, and the open-set
+    threshold for `precision` on a validation mix of four equal parts: as they are, picture lost (the image's true
+    class held out: a caption on a picture of no class), caption lost, and both lost (a class the references lack).
+    Returns (rule, report of the mix). Raises FitError without validation memes."""
+    if not parts: raise FitError("no validation memes to calibrate the evidence fusion on (every class is too small to spare one)")
+    dt, dv, y = _padded(parts, "text"), _padded(parts, "image"), np.concatenate([p["y"] for p in parts])
+    text = np.concatenate([p["text"] for p in parts])
+    dt = np.where(text[:, None], dt, np.inf)
+    t = next(iter(temperatures.values()), {})
+    rule = EvidenceDMW(fit_reliability(dt[text], y[text]) if text.any() else None, fit_reliability(dv, y),
+                       t.get("text", 1.0), t.get("image", 1.0))
+    if rule.rel_text is None: rule = dataclasses.replace(rule, rel_text=dataclasses.replace(rule.rel_image, coef=(0.0, 0.0), intercept=-20.0))
+    held_t, held_v = held_out_class(dt, y), held_out_class(dv, y)
+    mix = {"as is": (dt, dv), "picture lost": (dt, held_v), "caption lost": (held_t, dv), "both lost": (held_t, held_v)}
+    p, right, report = [], [], {}
+    for name, (a, b) in mix.items():
+        r = rule.fuse(a, b, text_available=text)
+        p.append(r.p_right)
+        right.append(r.predicted == y)
+        report[name] = {"n": len(y), "accuracy": float(right[-1].mean())}
+    threshold = open_set_threshold(np.concatenate(p), np.concatenate(right), precision)
+    report |= {"precision": precision, "threshold": threshold}
+    return dataclasses.replace(rule, threshold=threshold), report
+
+def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = None, nproc: int | None = None, seed: int = 0,
         device: str = "auto", train_kw: dict | None = None, preset: str = "default", grid: list | None = None, fused: tuple = (),
         protomemes=None, log=print) -> Path:
     """Protomemes, per-cluster image and text models, FAISS indexes and fusion calibration for a training manifest, in `out_dir`.
@@ -193,6 +246,7 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
     route with instead of clustering this data, e.g. the Confirmed run's for the Unconfirmed memes (Section 5.2); its k
     replaces `clusters`. Raises FitError when the data cannot be fitted (or the given centroids do not fit its features),
     ValueError for an unknown fusion head."""
+    clusters = clusters or PRESET_CLUSTERS[preset]
     bad = [f for f in fused if f not in FUSION_HEADS]
     if bad: raise ValueError(f"unknown fusion head(s) {', '.join(map(repr, bad))}: choose from {', '.join(FUSION_HEADS)}")
     t0, out, dev = time.perf_counter(), Path(out_dir), pick_device(device)
@@ -256,11 +310,18 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
     save_index_set(indexes, out / "indexes")
     known = cluster_of.notna().to_numpy() & is_val
     t_route = fit_routing_temperature(feats.vectors[known], pm.centroids, cluster_of[known].astype(int)) if known.sum() else 0.05
-    cal = {"routing": t_route, "clusters": calibrate_on_validation(m, groups, runs, val_ids, bases, dev, base_embs), "validation_memes": len(val_ids)}
+    parts = validation_distances(m, groups, runs, val_ids, bases, dev, base_embs)
+    temps = calibrate_on_validation(parts, groups)
+    evidence, mix_report = fit_evidence(parts, temps)
+    cal = {"routing": t_route, "clusters": temps, "evidence": evidence.to_dict(), "open_set": mix_report, "validation_memes": len(val_ids)}
     write_text(out / "calibration.json", json.dumps(cal, indent=1))
-    say(f"calibration on {len(val_ids)} validation memes: routing temperature {t_route:.4f}")
+    say(f"calibration on {len(val_ids)} validation memes: routing temperature {t_route:.4f}; evidence fusion: open-set threshold "
+        f"{evidence.threshold:.3f} on P(right) for precision {mix_report['precision']}")
     summaries = {k: json.loads((v / "summary.json").read_text()) for k, v in models.items()}
-    info = {"format": 2, "preset": preset, "routing": "soft" if preset == "default" else "centroid", "streams": list(runs),
+    routing = "centroid" if preset == "paper" else "global" if clusters == 1 else "soft"
+    info = {"format": 2, "preset": preset, "routing": routing, "streams": list(runs),
+            "fusion": {"rule": PRESET_FUSION[preset], "evidence": evidence.to_dict(), "threshold": evidence.threshold,
+                       "precision": mix_report["precision"], "validation_mix": mix_report},
             "protomemes_given": given is not None,
             "manifest": str(Path(train_manifest).resolve()), "manifest_fingerprint": file_fingerprint(train_manifest),
             "memes": len(m.rows), "classes": int(m.rows.label.nunique()), "clusters": clusters, "scale": scale, "seed": seed,
@@ -277,7 +338,9 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int = 6, nproc: 
     return out
 
 # %% ../nbs/11_pipeline.ipynb #35918f75
-ROUTINGS = ("soft", "centroid", "label")
+ROUTINGS = ("global", "soft", "centroid", "label")
+PRESET_CLUSTERS = {"default": 1, "paper": 6}               # k when `fit` is not told: no subsetting by default (GlobalRouting)
+PRESET_FUSION = {"default": "dmw_evidence", "paper": "dmw"}   # the rule whose answer is `predicted`
 
 @dataclass
 class FittedRun:
@@ -297,11 +360,22 @@ class FittedRun:
     def clusters(self) -> list[str]: return [str(c + 1) for c in range(self.info["clusters"])]
     @property
     def temperatures(self) -> dict: return self.calibration.get("clusters", {})
+    @property
+    def fusion(self) -> str:
+        "The name of the rule whose answer is `predicted` (older runs without evidence calibration: calibrated DMW)."
+        return self.info.get("fusion", {}).get("rule", "dmw_calibrated")
+    def evidence_rule(self, threshold: float | None = None) -> EvidenceDMW | None:
+        "The run's calibrated `EvidenceDMW` (`threshold` overrides its open-set threshold); None for older runs."
+        e = self.calibration.get("evidence")
+        if e is None: return None
+        rule = EvidenceDMW.from_dict(e)
+        return rule if threshold is None else dataclasses.replace(rule, threshold=float(threshold))
 
     def routing_rule(self, routing: str | None = None, top_m: int | None = None):
         "The routing rule object for `routing` (None: the run's own, 'soft' for the default preset, 'centroid' for the paper's)."
         routing = routing or self.info.get("routing", "centroid")
         if routing not in ROUTINGS: raise ValueError(f"routing must be one of {', '.join(ROUTINGS)}, got {routing!r}")
+        if routing == "global": return GlobalRouting()
         if routing == "soft": return SoftRouting(self.calibration.get("routing", 0.05), top_m)
         if routing == "label": return LabelRouting({c: int(v) - 1 for c, v in self.class_cluster.items()})
         return CentroidRouting()
@@ -417,21 +491,33 @@ def mix(rule, s: QueryScores):
     has_t = np.isfinite(d_t).any(1) & s.text_available
     ok = np.isfinite(d_i).any(1) | has_t
     P, wt, wv, pt, pv = np.zeros((n, C)), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    extra = {f: np.zeros(n) for f in ("r_text", "r_image", "p_right")} if isinstance(rule, EvidenceDMW) else {}
     if ok.any():
         r = rule.fuse(np.where(has_t[:, None], d_t, np.inf)[ok], d_i[ok], text_available=has_t[ok])
         P[ok], wt[ok], wv[ok], pt[ok], pv[ok] = r.probabilities, r.w_text, r.w_image, r.p_text_max, r.p_image_max
-    return DMWResult(P, wt, wv, pt, pv, P.argmax(1) if C else np.zeros(n, int))
+        for f, a in extra.items(): a[ok] = getattr(r, f)
+    return DMWResult(P, wt, wv, pt, pv, P.argmax(1) if C else np.zeros(n, int), **extra)
 
-def fusion_rules(calibration: dict | None = None, k: int | None = None, fused: tuple = ()) -> list:
-    "The rules every table reports: each stream alone, the paper's DMW, calibrated DMW (temperatures from validation), then each `fused` stream alone."
+def fusion_rules(calibration: dict | None = None, k: int | None = None, fused: tuple = (), threshold: float | None = None) -> list:
+    """The rules every table reports: each stream alone, the paper's DMW, calibrated DMW (temperatures from validation),
+    the evidence-aware rule where the calibration has one (`threshold` overrides its open-set threshold; it ignores `k`),
+    then each `fused` stream alone."""
     t = (calibration or {}).get("clusters")
-    return [StreamRule("image", t), StreamRule("text", t), PaperDMW(k), CalibratedDMW(t, k)] + [StreamRule(f, t) for f in fused]
+    rules = [StreamRule("image", t), StreamRule("text", t), PaperDMW(k), CalibratedDMW(t, k)]
+    e = (calibration or {}).get("evidence")
+    if e is not None:
+        ev = EvidenceDMW.from_dict(e)
+        rules.append(ev if threshold is None else dataclasses.replace(ev, threshold=float(threshold)))
+    return rules + [StreamRule(f, t) for f in fused]
 
-def predict(s: QueryScores, k: int | None = None, calibration: dict | None = None, rules: list | None = None) -> pd.DataFrame:
+def predict(s: QueryScores, k: int | None = None, calibration: dict | None = None, rules: list | None = None,
+            threshold: float | None = None) -> pd.DataFrame:
     """One row per query: label, cluster (largest membership), membership, the membership of its class' cluster, and per rule
     the predicted class ("" where no cluster could score it); for the DMW rules also its probability, the modality weights
-    (`w_text`, `w_image`) and each modality's largest class probability (`p_text`, `p_image`)."""
-    rules = rules or fusion_rules(calibration, k, tuple(s.d_fused))
+    (`w_text`, `w_image`) and each modality's largest class probability (`p_text`, `p_image`); for the evidence rule
+    (`dmw_evidence`) its probability and weights, each modality's reliability (`r_text`, `r_image`), the answer's
+    P(right) (`p_right`) and `known` (P(right) at or above the open-set threshold; `threshold` overrides the run's)."""
+    rules = rules or fusion_rules(calibration, k, tuple(s.d_fused), threshold)
     top = s.membership.argmax(1) if len(s.membership) else np.zeros(0, int)
     pos = {c: i for i, c in enumerate(s.clusters)}
     lab_cluster = dict(zip(s.classes, s.class_cluster))
@@ -447,6 +533,10 @@ def predict(s: QueryScores, k: int | None = None, calibration: dict | None = Non
             sfx = "" if rule.name == "dmw" else "_calibrated"
             out["probability" + sfx], out["w_text" + sfx], out["w_image" + sfx] = P.max(1) if len(P) else [], r.w_text, r.w_image
             out["p_text" + sfx], out["p_image" + sfx] = r.p_text_max, r.p_image_max
+        if isinstance(rule, EvidenceDMW):
+            out["probability_evidence"], out["w_text_evidence"], out["w_image_evidence"] = P.max(1) if len(P) else [], r.w_text, r.w_image
+            out["r_text"], out["r_image"], out["p_right"] = r.r_text, r.r_image, r.p_right
+            out["known"] = r.p_right >= rule.threshold
     out["text_available"] = s.text_available
     return out
 
@@ -454,17 +544,21 @@ def predict(s: QueryScores, k: int | None = None, calibration: dict | None = Non
 def metrics_summary(pred: pd.DataFrame, methods=None) -> dict:
     """The `metrics.json` shape: per method macro metrics, routing recall, and the same metrics per (largest-membership)
     cluster. `methods`: None for image, text, dmw, dmw_calibrated and the fused streams `pred` holds."""
-    methods = methods or ["image", "text", "dmw", "dmw_calibrated"] + [f for f in FUSION_HEADS if f in pred.columns]
+    methods = methods or [m for m in ("image", "text", "dmw", "dmw_calibrated", "dmw_evidence", *FUSION_HEADS) if m in pred.columns]
     out = {m: classification_metrics(pred.label, pred[m]) for m in methods}
     cm = pred.class_cluster_membership
     out["routing"] = {"recall_top1": float((cm >= pred.membership - 1e-12).mean()), "recall_used": float((cm > 0).mean())}
+    if "known" in pred.columns: out["open_set"] = {"known_share": float(pred.known.mean()) if len(pred) else float("nan"),
+                                                   "accuracy_of_known": float((pred.dmw_evidence == pred.label)[pred.known].mean()) if pred.known.any() else float("nan")}
     out["per_cluster"] = {str(c): {m: classification_metrics(g.label, g[m]) for m in methods} | {"n": len(g)}
                           for c, g in pred.groupby("cluster", sort=True)}
     return out
 
 def evaluate(run_dir, test_manifest, out_dir, routing: str | None = None, k: int | None = None, top_m: int | None = None,
-             device: str = "auto", log=print) -> dict:
-    "Score a labelled manifest with a fitted run (`routing`: None = the run's); write metrics.json, predictions.csv and rejects.csv to `out_dir`."
+             device: str = "auto", threshold: float | None = None, log=print) -> dict:
+    """Score a labelled manifest with a fitted run (`routing`: None = the run's; `threshold`: None = the run's open-set
+    threshold); write metrics.json, predictions.csv (`predicted` is the run's fusion rule, `known` its open-set answer)
+    and rejects.csv to `out_dir`. Raises FitError for a manifest with no usable rows."""
     t0, dev, out = time.perf_counter(), pick_device(device), Path(out_dir)
     say = _stage(log, t0)
     run = load_run(run_dir)
@@ -473,20 +567,35 @@ def evaluate(run_dir, test_manifest, out_dir, routing: str | None = None, k: int
     if len(m.rows) == 0: raise FitError(f"{test_manifest}: no usable test rows")
     s = score(run, m, routing, top_m, dev, say, progress=True)
     say(f"scored {len(s.meme_ids)} memes ({s.routing} routing, {int((s.membership > 0).sum())} (meme, cluster) pairs)")
-    pred = predict(s, k, run.calibration)
-    metrics = metrics_summary(pred) | {"n": len(pred), "rejected": len(m.rejects), "routing_rule": s.routing, "top_m": top_m or "all",
+    pred = predict(s, k, run.calibration, threshold=threshold)
+    metrics = metrics_summary(pred) | {"fusion": run.fusion, "n": len(pred), "rejected": len(m.rejects), "routing_rule": s.routing, "top_m": top_m or "all",
                                        "k": k or "all", "run": str(run.folder), "seconds": round(time.perf_counter() - t0, 1)}
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "metrics.json", json.dumps(metrics, indent=1))
     with atomic_write(out / "predictions.csv", "w", newline="") as f:
-        pred.rename(columns={"dmw_calibrated": "predicted", "dmw": "predicted_paper_dmw"}).to_csv(f, index=False)
+        pred.insert(2, "predicted", pred[run.fusion])
+        pred.rename(columns={"dmw_calibrated": "predicted_calibrated_dmw", "dmw": "predicted_paper_dmw",
+                             "dmw_evidence": "predicted_evidence"}).to_csv(f, index=False)
     m.write_rejects(out / "rejects.csv")
     say(f"evaluate: {len(pred)} memes ({len(m.rejects)} rejected); macro-F1 image {metrics['image']['f1']:.3f}, text {metrics['text']['f1']:.3f}, "
-        f"DMW {metrics['dmw']['f1']:.3f}, calibrated DMW {metrics['dmw_calibrated']['f1']:.3f}; routing recall {metrics['routing']['recall_top1']:.3f}; {out}")
+        f"DMW {metrics['dmw']['f1']:.3f}, calibrated DMW {metrics['dmw_calibrated']['f1']:.3f}, {run.fusion} (predicted) {metrics[run.fusion]['f1']:.3f}; routing recall {metrics['routing']['recall_top1']:.3f}; {out}")
     return metrics
 
-def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: int = 3, routing: str | None = None, device: str = "auto") -> dict:
-    "Assign one meme (an image file, optionally its text) to the run's classes (calibrated DMW, the run's routing): JSON-able dict."
+def _evidence_why(d_row, classes, reliability: float, available: bool = True) -> dict:
+    "What a modality's reliability rests on, for one query: its nearest class, that distance, the top-2 margin, in words too."
+    if not available: return {"reliability": 0.0, "why": "no text: this modality has nothing to say"}
+    if not np.isfinite(d_row).any(): return {"reliability": 0.0, "why": "no reference to compare with"}
+    d1, margin = evidence_features(d_row[None])[0]
+    c = str(classes[int(np.argmin(d_row))])
+    return {"reliability": round(float(reliability), 4), "nearest_class": c, "distance": round(float(d1), 4), "margin": round(float(margin), 4),
+            "why": f"nearest class {c} at cosine distance {d1:.2f}, {margin:.2f} closer than the next class: reliability {reliability:.2f}"}
+
+def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: int = 3, routing: str | None = None, device: str = "auto",
+           threshold: float | None = None) -> dict:
+    """Assign one meme (an image file, optionally its text; OCR when None) to the run's classes with the run's fusion
+    rule and routing: a JSON-able dict with the top classes, `known` (the open-set answer; `threshold` overrides the run's),
+    each modality's reliability and why, and each modality's nearest reference memes. Raises what `load_image` raises
+    for an unreadable file, `TesseractMissing` when OCR is needed and Tesseract is not installed."""
     dev, run, image = pick_device(device), load_run(run_dir), Path(image)
     load_image(image)                                        # a clear error for an unreadable file
     ocr, ocr_error = text is None, ""
@@ -495,13 +604,15 @@ def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: in
         except TesseractMissing: raise
         except Exception as e:                               # OCR failed on this image: decide by the image alone, and say so
             text, ocr_error = "", f"{type(e).__name__}: {e}".splitlines()[0][:300] + "; assigned by the image alone"
+    rules = {r.name: r for r in fusion_rules(run.calibration, threshold=threshold)}
+    rule = rules.get(run.fusion, rules["dmw_calibrated"])
     with tempfile.TemporaryDirectory() as tmp:               # a one-row manifest: the one data format
         shutil.copy(image, Path(tmp) / image.name)
         write_manifest(pd.DataFrame([dict(meme_id="query", image=image.name, text=text, label="?", status="unconfirmed", source="query")]),
                        Path(tmp) / "query.csv")
         m = load_manifest(Path(tmp) / "query.csv")
         s = score(run, m, routing, None, dev, log=lambda *_: None)
-        r = mix(CalibratedDMW(run.temperatures), s)
+        r = mix(rule, s)
         P, wt, wv = r.probabilities, r.w_text, r.w_image
         order = np.argsort(-P[0], kind="stable")[:top]
         c = s.clusters[int(s.membership[0].argmax())]
@@ -512,11 +623,16 @@ def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: in
             base = _base_encoder(run, mod, dev)
             q = embed_group(m, ["query"], run.model_dir(mod, c), base, dev, embed_manifest(m, base, progress=False)).vectors
             near[mod] = idx.neighbours(q, neighbours)[["meme_id", "label", "similarity"]].to_dict("records")
-    return {"image": str(image), "text": text, "text_from_ocr": ocr, **({"ocr_error": ocr_error} if ocr_error else {}),
-            "cluster": c, "routing": s.routing,
-            "membership": {cl: round(float(v), 4) for cl, v in zip(s.clusters, s.membership[0]) if v > 0},
-            "top": [{"class": str(s.classes[i]), "probability": float(P[0, i])} for i in order],
-            "w_text": float(wt[0]), "w_image": float(wv[0]), "nearest": near}
+    out = {"image": str(image), "text": text, "text_from_ocr": ocr, **({"ocr_error": ocr_error} if ocr_error else {}),
+           "cluster": c, "routing": s.routing, "fusion": rule.name,
+           "membership": {cl: round(float(v), 4) for cl, v in zip(s.clusters, s.membership[0]) if v > 0},
+           "top": [{"class": str(s.classes[i]), "probability": float(P[0, i])} for i in order],
+           "w_text": float(wt[0]), "w_image": float(wv[0]), "nearest": near}
+    if r.p_right is not None:
+        out |= {"known": bool(r.p_right[0] >= rule.threshold), "p_right": round(float(r.p_right[0]), 4), "threshold": rule.threshold,
+                "evidence": {"image": _evidence_why(s.d_image[0], s.classes, r.r_image[0]),
+                             "text": _evidence_why(s.d_text[0], s.classes, r.r_text[0], bool(s.text_available[0]))}}
+    return out
 
 # %% ../nbs/11_pipeline.ipynb #a48c6c41
 def nearest_neighbour_predictions(references: Manifest, queries: Manifest, modality: str, encoder) -> pd.Series:
