@@ -14,17 +14,19 @@ from .core import (PACKAGE_DIR, artifact_path, atomic_write, check_scale, code_f
                             folder_fingerprint, git_revision, output_dirs, pick_device, realmemes_dir, repo_root, runs_dir, write_table)
 from .data import Manifest, corpus_sets, ensure_split, has_text, load_manifest, match_class_size_distribution, write_manifest
 from .synth import minikym
-from .render import realmemes_manifest
+from .robustness import CONDITIONS, robustness_suite
 from .backbones import backbone_identity, build_encoder, default_backbone, embed_manifest
 from .protomemes import assign_classes, route
 from .train import FUSION_HEADS, HEAD_GRID, validation_split
 from .baselines import BASELINE_ROWS, baseline_rows, build_multimodal, load_processor, multimodal_predictions, multimodal_weights
 from .pipeline import FitError, FittedRun, embed_group, file_fingerprint, fit as fit_pipeline, fit_summary, load_run, predict, score
+from .evaluate import classification_metrics
 
 # %% auto #0
-__all__ = ['REALMEMES_PER_CLASS', 'FIT_MODULES', 'experiment_sets', 'realmemes_sets', 'unconfirmed_sets', 'cluster_shares',
-           'fit_key', 'fit_cached', 'experiment_predictions', 'manifest_predictions', 'Experiment', 'duplicate_inputs',
-           'duplicate_scores', 'duplicates_by_cluster', 'duplicate_pairs', 'setup_experiment']
+__all__ = ['FIT_MODULES', 'RULES', 'experiment_sets', 'robustness_sets', 'unconfirmed_sets', 'cluster_shares', 'fit_key',
+           'fit_cached', 'experiment_predictions', 'manifest_predictions', 'Experiment', 'duplicate_inputs',
+           'duplicate_scores', 'duplicates_by_cluster', 'duplicate_pairs', 'condition_predictions', 'condition_table',
+           'open_set_curve', 'setup_experiment']
 
 # %% ../nbs/14_experiments.ipynb #954c139e
 def experiment_sets(data, scale: str, seed: int = 0, workers: int = 2) -> dict:
@@ -43,22 +45,21 @@ def experiment_sets(data, scale: str, seed: int = 0, workers: int = 2) -> dict:
     return out
 
 # %% ../nbs/14_experiments.ipynb #ad411a04
-REALMEMES_PER_CLASS = {"smoke": 6, "demo": 100, "full": None}   # memes rendered per class (None: all captions)
-
-def realmemes_sets(scale: str, seed: int = 0, workers: int = 2) -> dict | None:
-    """The same keys as `experiment_sets` for the real memes of `realmemes_dir()` (every meme counts as Confirmed;
-    no Unconfirmed or ImgFlip set), rendered into `runs/data/realmemes-<scale>-s<seed>-<key>`, the key covering the
-    rendering code and the source folder's files, so neither can serve a stale rendering; None without that folder."""
+def robustness_sets(scale: str, seed: int = 0, workers: int = 2) -> dict | None:
+    """The robustness suite (`robustness.robustness_suite`) of `realmemes_dir()` at `scale`, rendered once into
+    `runs/data/robustness-<scale>-s<seed>-<key>` (the key covers the rendering code and the source folder's files, so
+    neither can serve a stale rendering): one manifest per condition and `references`, with the keys of
+    `experiment_sets` that fits read (`confirmed_split`: the references, `confirmed_test`: the clean memes); None
+    without that folder."""
     root = realmemes_dir()
     if root is None: return None
-    key = content_hash(code_fingerprint("render", "data"), folder_fingerprint(root), REALMEMES_PER_CLASS[check_scale(scale)], n=12)
-    folder = runs_dir() / "data" / f"realmemes-{scale}-s{seed}-{key}"
-    src = folder / "manifest.csv"
-    if not src.exists(): realmemes_manifest(root, folder, per_class=REALMEMES_PER_CLASS[scale], seed=seed)
-    rows = ensure_split(load_manifest(src, workers=workers).rows, seed=seed)
-    return {"corpus": src, "confirmed_split": write_manifest(rows, folder / f".memeclust-s{seed}-split.csv"),
-            "confirmed_test": write_manifest(rows[rows.split.eq("test")], folder / f".memeclust-s{seed}-test.csv"),
-            "unconfirmed": None, "imgflip": None}
+    key = content_hash(code_fingerprint("render", "robustness", "synth", "data"), folder_fingerprint(root), check_scale(scale), n=12)
+    folder = runs_dir() / "data" / f"robustness-{scale}-s{seed}-{key}"
+    with _locked(folder):
+        if not (folder / "open_set.csv").exists(): robustness_suite(root, folder, scale, seed, workers=workers)
+    paths = {k: folder / f"{k}.csv" for k in ("references", *CONDITIONS)}
+    return paths | {"corpus": paths["references"], "confirmed_split": paths["references"], "confirmed_test": paths["clean"],
+                    "unconfirmed": None, "imgflip": None}
 
 # %% ../nbs/14_experiments.ipynb #90dea0ff
 def unconfirmed_sets(sets: dict, seed: int = 0, width: int = 10) -> dict:
@@ -300,6 +301,48 @@ def duplicate_pairs(duplicates: dict, confirmed: Manifest, unconfirmed: Manifest
         pairs[f"{side}_text"] = pairs[f"{side}_class"].map(first.text).fillna("").astype(str).str[:60]
     return pairs
 
+# %% ../nbs/14_experiments.ipynb #73e52e90
+RULES = ("image", "text", "dmw", "dmw_calibrated", "dmw_evidence", *FUSION_HEADS)
+
+def condition_predictions(runs: dict, sets: dict, device: str = "cpu", conditions=CONDITIONS) -> pd.DataFrame:
+    """`pipeline.predict` of every condition's memes (`sets[condition]`, a manifest) under every routing of `runs`
+    ({name: (FittedRun, routing rule name)}): one row per (condition, routing, meme), with `condition` and `routing`."""
+    parts = []
+    for cond in conditions:
+        m = load_manifest(sets[cond])
+        for name, (run, routing) in runs.items():
+            s = score(run, m, routing, device=device, log=lambda *_: None)
+            parts.append(predict(s, None, run.calibration).assign(condition=cond, routing=name))
+    return pd.concat(parts, ignore_index=True)
+
+# %% ../nbs/14_experiments.ipynb #2a177f22
+def condition_table(pred: pd.DataFrame, rules=RULES) -> pd.DataFrame:
+    """Per (condition, routing, rule) of `condition_predictions`: macro-F1 and accuracy over the memes whose class the
+    references hold (`class_cluster_membership` not NaN; none in the open set), `known_false` (the share answered
+    "no known class", evidence rule only, over every meme), routing recall (top-1) and the counts."""
+    out = []
+    for (cond, routing), g in pred.groupby(["condition", "routing"], sort=False):
+        held = g[g.class_cluster_membership.notna()]
+        for rule in (r for r in rules if r in g.columns):
+            m = classification_metrics(held.label, held[rule]) if len(held) else {"accuracy": np.nan, "f1": np.nan}
+            unknown = float((~g.known.astype(bool)).mean()) if rule == "dmw_evidence" and "known" in g.columns else np.nan
+            out.append({"condition": cond, "routing": routing, "rule": rule, "f1": m["f1"], "accuracy": m["accuracy"],
+                        "known_false": unknown, "routing_recall": float((held.class_cluster_membership >= held.membership - 1e-12).mean()),
+                        "n": len(g), "n_known_classes": len(held)})
+    return pd.DataFrame(out)
+
+# %% ../nbs/14_experiments.ipynb #f21f78c8
+def open_set_curve(pred: pd.DataFrame, rule: str = "dmw_evidence") -> pd.DataFrame:
+    """The open-set trade-off of `pred` (one routing): per threshold on `p_right`, the share of memes answered
+    (p_right >= threshold) and the accuracy of the answered (`rule` equal to `label`; a meme of a class the references
+    lack is never right). From scikit-learn's `precision_recall_curve`."""
+    from sklearn.metrics import precision_recall_curve
+    right = (pred[rule] == pred.label) & pred.class_cluster_membership.notna()
+    prec, _, thr = precision_recall_curve(right, pred.p_right)
+    p = np.sort(pred.p_right.to_numpy())
+    answered = 1 - np.searchsorted(p, thr, side="left") / len(p)
+    return pd.DataFrame({"threshold": thr, "answered": answered, "accuracy_of_answered": prec[:-1]})
+
 # %% ../nbs/14_experiments.ipynb #76817cc2
 @patch
 def table(self: Experiment, df: pd.DataFrame, name: str, title: str = "", notes: list[str] = ()) -> tuple[Path, Path]:
@@ -321,7 +364,7 @@ def setup_experiment(notebook: str, scale: str = "smoke", data=None, out_dir=Non
                      device: str = "auto", corpus: str | None = "minikym", clusters: int | None = None,
                      preset: str | None = None, search: bool = True, log=print) -> Experiment:
     """The `Experiment` of a notebook from its papermill parameters. `corpus`: "minikym" (MiniKYM at `scale`, or the
-    manifest `data`), "realmemes" (`realmemes_sets`; `sets` is None where that folder is missing) or None (no sets).
+    manifest `data`), "realmemes" (`robustness_sets`; `sets` is None where that folder is missing) or None (no sets).
     `clusters`: fit (cached) a run with that many Protomeme clusters and `preset` (default "default") on
     `confirmed_split`. The provenance names the package's commit and, when the notebooks come from another
     checkout (a second clone beside an editable install), that checkout's commit too. Raises ValueError for an unknown scale or corpus, FitError where the data can't be fitted."""
@@ -329,7 +372,7 @@ def setup_experiment(notebook: str, scale: str = "smoke", data=None, out_dir=Non
     if corpus not in ("minikym", "realmemes", None): raise ValueError(f"corpus must be 'minikym', 'realmemes' or None, got {corpus!r}")
     results_dir, figures_dir = output_dirs(out_dir, scale)
     sets = (experiment_sets(data, scale, seed, workers) if corpus == "minikym" else
-            realmemes_sets(scale, seed, workers) if corpus == "realmemes" else None)
+            robustness_sets(scale, seed, workers) if corpus == "realmemes" else None)
     name = ("MiniKYM (synthetic)" if data is None else str(data)) if corpus != "realmemes" else f"realmemes ({realmemes_dir()})"
     nb_root, pkg_root = repo_root().resolve(), PACKAGE_DIR.parent.resolve()     # the notebook's checkout may not be the package's
     exp = Experiment(notebook, scale, None if data is None else str(data), seed, workers, pick_device(device), results_dir, figures_dir,

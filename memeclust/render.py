@@ -22,9 +22,9 @@ from .data import load_image, to_rgb
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'FONT_FILES', 'MANIFEST_COLUMNS', 'TESSERACT_MAX_SIDE', 'TESSERACT_MIN_SIDE', 'PREPROCESS',
            'TemplateError', 'TextBox', 'Template', 'kym_slug', 'load_template', 'load_templates', 'font_path',
-           'stylize', 'fit_text', 'render_meme', 'realmemes_manifest', 'TesseractMissing', 'tesseract_available',
-           'tesseract_words', 'ringed_components', 'preprocess_image', 'ocr_image', 'levenshtein', 'char_error_rate',
-           'measure_ocr_cer', 'ocr_missing_text']
+           'stylize', 'fit_text', 'render_meme', 'read_captions', 'class_table', 'realmemes_manifest',
+           'TesseractMissing', 'tesseract_available', 'tesseract_words', 'ringed_components', 'preprocess_image',
+           'ocr_image', 'levenshtein', 'char_error_rate', 'measure_ocr_cer', 'ocr_missing_text']
 
 # %% ../nbs/03_render.ipynb #3c19f442
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp")
@@ -220,7 +220,8 @@ def render_meme(template: Template, lines, image=None, font=None, size=None) -> 
 # %% ../nbs/03_render.ipynb #3c4aee40
 MANIFEST_COLUMNS = ["meme_id", "image", "text", "label", "status", "source", "kym_url"]
 
-def _read_captions(path: Path) -> list[dict]:
+def read_captions(path: Path) -> list[dict]:
+    "The caption records of one `captions/<kym_slug>.jsonl` (`post`, `boxes`, ...); a line that is not one is skipped with a warning naming it."
     out = []
     for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip(): continue
@@ -233,7 +234,7 @@ def _read_captions(path: Path) -> list[dict]:
 
 def _post_id(url: str) -> str: return url.rstrip("/").split("/")[-1]
 
-def _class_table(root: Path) -> pd.DataFrame:
+def class_table(root: Path) -> pd.DataFrame:
     "`classes.tsv` (kym_slug, kym_url, memegen_ids), or where there is none, the templates grouped by their KYM slug."
     if (root / "classes.tsv").exists(): return pd.read_csv(root / "classes.tsv", sep="\t", dtype=str, keep_default_na=False)
     by_slug = {}
@@ -248,7 +249,7 @@ def realmemes_manifest(realmemes_root: str | Path, out_dir: str | Path, per_clas
     """Render captions (`captions/<kym_slug>.jsonl`; example lines for classes without) onto the class's templates
     (`templates/<id>/`; classes from `classes.tsv`, else from the templates' source URLs); write images + manifest.csv."""
     root, out_dir = Path(realmemes_root), Path(out_dir)
-    classes = _class_table(root)
+    classes = class_table(root)
     rows = []
     for c in classes.itertuples():
         tpls = []
@@ -259,7 +260,7 @@ def realmemes_manifest(realmemes_root: str | Path, out_dir: str | Path, per_clas
         variants = [(t, p) for t in tpls for p in t.images]
         cap_file = root / "captions" / f"{c.kym_slug}.jsonl"
         if cap_file.exists():
-            caps = _read_captions(cap_file)
+            caps = read_captions(cap_file)
             if not caps: warnings.warn(f"class {c.kym_slug}: {cap_file.name} holds no captions", stacklevel=2)
             if per_class is not None and per_class < len(caps):
                 rng = np.random.default_rng([seed, zlib.crc32(c.kym_slug.encode())])
