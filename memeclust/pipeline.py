@@ -225,9 +225,12 @@ def fit_evidence(parts: list, temperatures: dict, precision: float = 0.95) -> tu
     mix = {"as is": (dt, dv), "picture lost": (dt, held_v), "caption lost": (held_t, dv), "both lost": (held_t, held_v)}
     p, right, report = [], [], {}
     for name, (a, b) in mix.items():
-        r = rule.fuse(a, b, text_available=text)
-        p.append(r.p_right)
-        right.append(r.predicted == y)
+        ok = np.isfinite(b).any(1) | (np.isfinite(a).any(1) & text)       # a cluster of one class, held out: nothing left
+        r = rule.fuse(a[ok], b[ok], text_available=text[ok])
+        p.append(np.zeros(len(y)))
+        p[-1][ok] = r.p_right
+        right.append(np.zeros(len(y), bool))
+        right[-1][ok] = r.predicted == y[ok]
         report[name] = {"n": len(y), "accuracy": float(right[-1].mean())}
     threshold = open_set_threshold(np.concatenate(p), np.concatenate(right), precision)
     report |= {"precision": precision, "threshold": threshold}
