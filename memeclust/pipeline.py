@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_pipeline.ipynb #9df853e2
 from __future__ import annotations
-import dataclasses, hashlib, json, shutil, tempfile, time
+import dataclasses, hashlib, json, shutil, tempfile, time, zlib
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -23,7 +23,7 @@ from .evaluate import classification_metrics
 
 # %% auto #0
 __all__ = ['ROUTINGS', 'PRESET_CLUSTERS', 'PRESET_FUSION', 'file_fingerprint', 'run_config', 'trainable', 'train_groups',
-           'embed_group', 'precision_at_1', 'index_groups', 'FitError', 'validation_distances',
+           'embed_group', 'precision_at_1', 'index_groups', 'FitError', 'degraded_copies', 'validation_distances',
            'calibrate_on_validation', 'fit_evidence', 'fit', 'FittedRun', 'load_run', 'fit_summary', 'QueryScores',
            'score', 'mix', 'fusion_rules', 'predict', 'metrics_summary', 'evaluate', 'assign',
            'nearest_neighbour_predictions']
@@ -152,18 +152,44 @@ def _stage(log, t0: float):
     "A logger that prefixes the seconds since `t0`: one line per stage of fit/evaluate."
     return lambda msg: log(f"[{time.perf_counter() - t0:6.1f}s] {msg}")
 
+def degraded_copies(manifest: Manifest, ids, folder, seed: int = 0) -> Manifest:
+    """A copy of each meme of `ids` as its picture is met again elsewhere, written under `folder`: a crop (4-15% off
+    each side), a plain border on half of them, a downscale to 45-80% and JPEG recompression at quality 20-60 (Pillow's
+    `ImageOps`); same text and label, meme_id `<id>~copy`. Memes whose image cannot be read are left out."""
+    from PIL import ImageOps
+    rng, folder = np.random.default_rng([seed, 5]), Path(folder)
+    (folder / "img").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for r in manifest.subset(ids).rows.itertuples():
+        try: img = load_image(manifest.root / r.image)
+        except Exception: continue
+        W, H = img.size
+        l, t, rr, b = rng.uniform(0.04, 0.15, 4)
+        img = img.crop((int(l * W), int(t * H), int(W * (1 - rr)), int(H * (1 - b))))
+        if rng.uniform() < 0.5: img = ImageOps.expand(img, int(rng.integers(6, 30)), fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+        s = rng.uniform(0.45, 0.8)
+        img = img.resize((max(16, int(img.width * s)), max(16, int(img.height * s))))
+        name = f"img/{zlib.crc32(str(r.meme_id).encode()):08x}.jpg"
+        img.save(folder / name, quality=int(rng.integers(20, 60)))
+        rows.append({**r._asdict(), "meme_id": f"{r.meme_id}~copy", "image": name})
+    df = pd.DataFrame(rows).drop(columns="Index", errors="ignore")
+    return load_manifest(write_manifest(df, folder / "copies.csv"), check_images=False)
+
 def validation_distances(manifest: Manifest, groups: dict, runs: dict, val_ids, bases: dict, device: str = "cpu",
-                         base_embs: dict | None = None) -> list[dict]:
+                         base_embs: dict | None = None, copies: Manifest | None = None) -> list[dict]:
     """Per cluster, its validation memes as queries against its training memes as references, every stream embedded by
     the cluster's selected model (`runs[stream][cluster]`, or `bases[stream]`; `base_embs` as in `embed_group`).
 
     Returns one dict per cluster with validation memes: `d` {stream: (n x C) per-class minimum distances}, `y` (n,)
     true class numbers, `text` (n,) whether the meme has text, `classes` (C,) the cluster's training classes. A class
-    with no reference of a stream (no text) is +inf there; queries whose class has no training meme are left out."""
+    with no reference of a stream (no text) is +inf there; queries whose class has no training meme are left out.
+    `copies` (`degraded_copies` of the validation memes): each part also holds `d_copy` (n x C), the image distances of
+    each query's degraded copy (+inf rows where a copy is missing)."""
     val = set(map(str, val_ids))
     rows = manifest.rows.set_index(manifest.rows.meme_id.astype(str))
     label = rows.label.astype(str)
     out = []
+    copy_emb = None if copies is None else embed_manifest(copies, bases["image"], progress=False)
     for c, ids in groups.items():
         ids = [str(i) for i in ids]
         embs = {mod: embed_group(manifest, ids, runs[mod].get(c), bases.get(mod), device, (base_embs or {}).get(mod)) for mod in runs}
@@ -178,8 +204,16 @@ def validation_distances(manifest: Manifest, groups: dict, runs: dict, val_ids, 
             r = [i for i in refs[mod] if label[i] in set(classes)]
             d[mod] = (class_min_distances(e.vectors[pos[mod][q].to_numpy()], e.vectors[pos[mod][r].to_numpy()], label.loc[r].to_numpy(), classes)[0]
                       if r else np.full((len(q), len(classes)), np.inf, np.float32))
-        out.append({"cluster": str(c), "d": d, "y": np.searchsorted(classes, label.loc[q].to_numpy()),
-                    "text": has_text(rows.text.loc[q]), "classes": classes})
+        part = {"cluster": str(c), "d": d, "y": np.searchsorted(classes, label.loc[q].to_numpy()), "text": has_text(rows.text.loc[q]),
+                "classes": classes}
+        if copy_emb is not None:
+            ce = embed_group(copies, [f"{i}~copy" for i in q], runs["image"].get(c), bases["image"], device, copy_emb)
+            r = [i for i in refs["image"] if label[i] in set(classes)]
+            dc = class_min_distances(ce.vectors, embs["image"].vectors[pos["image"][r].to_numpy()], label.loc[r].to_numpy(), classes)[0] \
+                if len(ce.meme_ids) else np.zeros((0, len(classes)), np.float32)
+            part["d_copy"] = np.full((len(q), len(classes)), np.inf, np.float32)
+            part["d_copy"][pd.Index([f"{i}~copy" for i in q]).get_indexer(ce.meme_ids)] = dc
+        out.append(part)
     return out
 
 def calibrate_on_validation(parts: list, clusters) -> dict:
@@ -202,27 +236,34 @@ def calibrate_on_validation(parts: list, clusters) -> dict:
     return out
 
 def _padded(parts: list, mod: str) -> np.ndarray:
-    "The clusters' (n x C_i) distances of `mod` stacked, padded with +inf to the widest cluster (a class absent: probability 0)."
-    width = max(p["d"][mod].shape[1] for p in parts)
-    return np.concatenate([np.pad(p["d"][mod].astype(np.float64), ((0, 0), (0, width - p["d"][mod].shape[1])), constant_values=np.inf)
-                           for p in parts])
+    """The clusters' (n x C_i) distances of `mod` ('copy': the degraded copies' image distances) stacked, padded with
+    +inf to the widest cluster (a class absent: probability 0)."""
+    ds = [p["d_copy"] if mod == "copy" else p["d"][mod] for p in parts]
+    width = max(d.shape[1] for d in ds)
+    return np.concatenate([np.pad(d.astype(np.float64), ((0, 0), (0, width - d.shape[1])), constant_values=np.inf) for d in ds])
 
 def fit_evidence(parts: list, temperatures: dict, precision: float = 0.95) -> tuple[EvidenceDMW, dict]:
     """The default fusion rule, calibrated on `validation_distances` `parts`: each modality's `dmw.Reliability` (its
     validation queries and the same queries with their class held out), the pooled temperatures, and the open-set
     threshold for `precision` on a validation mix of four equal parts: as they are, picture lost (the image's true
     class held out: a caption on a picture of no class), caption lost, and both lost (a class the references lack).
-    Returns (rule, report of the mix). Raises FitError without validation memes."""
+    Where the parts hold `d_copy` (`validation_distances` with copies), the image reliability also learns from the
+    degraded copies (a picture met again, cropped and recompressed, is often still right) and the mix gains a fifth
+    part, "picture degraded". Returns (rule, report of the mix). Raises FitError without validation memes."""
     if not parts: raise FitError("no validation memes to calibrate the evidence fusion on (every class is too small to spare one)")
     dt, dv, y = _padded(parts, "text"), _padded(parts, "image"), np.concatenate([p["y"] for p in parts])
     text = np.concatenate([p["text"] for p in parts])
     dt = np.where(text[:, None], dt, np.inf)
     t = next(iter(temperatures.values()), {})
-    rule = EvidenceDMW(fit_reliability(dt[text], y[text]) if text.any() else None, fit_reliability(dv, y),
+    dc = _padded(parts, "copy") if all("d_copy" in p for p in parts) else None
+    seen = np.isfinite(dc).any(1) if dc is not None else np.zeros(len(y), bool)
+    img_d, img_y = (np.r_[dv, dc[seen]], np.r_[y, y[seen]]) if seen.any() else (dv, y)
+    rule = EvidenceDMW(fit_reliability(dt[text], y[text]) if text.any() else None, fit_reliability(img_d, img_y),
                        t.get("text", 1.0), t.get("image", 1.0))
     if rule.rel_text is None: rule = dataclasses.replace(rule, rel_text=dataclasses.replace(rule.rel_image, coef=(0.0, 0.0), intercept=-20.0))
     held_t, held_v = held_out_class(dt, y), held_out_class(dv, y)
     mix = {"as is": (dt, dv), "picture lost": (dt, held_v), "caption lost": (held_t, dv), "both lost": (held_t, held_v)}
+    if seen.any(): mix["picture degraded"] = (dt, np.where(seen[:, None], dc, dv))
     p, right, report = [], [], {}
     for name, (a, b) in mix.items():
         ok = np.isfinite(b).any(1) | (np.isfinite(a).any(1) & text)       # a cluster of one class, held out: nothing left
@@ -313,7 +354,8 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = Non
     save_index_set(indexes, out / "indexes")
     known = cluster_of.notna().to_numpy() & is_val
     t_route = fit_routing_temperature(feats.vectors[known], pm.centroids, cluster_of[known].astype(int)) if known.sum() else 0.05
-    parts = validation_distances(m, groups, runs, val_ids, bases, dev, base_embs)
+    copies = degraded_copies(m, val_ids, out / "validation_copies", seed)
+    parts = validation_distances(m, groups, runs, val_ids, bases, dev, base_embs, copies)
     temps = calibrate_on_validation(parts, groups)
     evidence, mix_report = fit_evidence(parts, temps)
     cal = {"routing": t_route, "clusters": temps, "evidence": evidence.to_dict(), "open_set": mix_report, "validation_memes": len(val_ids)}
