@@ -275,19 +275,32 @@ def held_out_class(d, true_idx) -> np.ndarray:
     return d
 
 # %% ../nbs/08_dmw.ipynb #9e9087a6
-def fit_reliability(d, true_idx, C: float = 100.0) -> Reliability:
+def fit_reliability(d, true_idx, C: float = 100.0, margin_weights=(0.0, 0.25, 0.5, 1.0, 2.0, 4.0)) -> Reliability:
     """A `Reliability` fitted on validation queries (`d`: n x C per-class distances, `true_idx`: n class numbers) and
-    the same queries with their true class held out (`held_out_class`). Raises ValueError without finite rows."""
+    the same queries with their true class held out (`held_out_class`).
+
+    Monotone by construction: a logistic model of the score margin_weight x margin - d1 with a positive slope, the
+    margin weight chosen from `margin_weights` by log-loss, so reliability never rises with the nearest distance nor
+    falls with the margin (a free two-feature fit can learn either sign from a few dozen queries). Without a positive
+    slope, a constant (the share right). Raises ValueError without finite rows."""
     d = np.array(d, dtype=np.float64, ndmin=2)
     y = np.asarray(true_idx, np.int64)
     ok = np.isfinite(d).any(1)
     if not ok.any(): raise ValueError("no validation query has a finite distance: nothing to fit a reliability on")
     both = np.r_[d[ok], held_out_class(d[ok], y[ok])]
     right = np.r_[d[ok].argmin(1) == y[ok], np.zeros(ok.sum(), bool)]
-    if right.all() or not right.any(): return Reliability((0.0, 0.0), float(np.log((right.mean() + 1e-3) / (1 - right.mean() + 1e-3))))
+    prior = Reliability((0.0, 0.0), float(np.log((right.mean() + 1e-3) / (1 - right.mean() + 1e-3))))
+    if right.all() or not right.any(): return prior
     from sklearn.linear_model import LogisticRegression
-    lr = LogisticRegression(C=C).fit(evidence_features(both), right)
-    return Reliability(tuple(map(float, lr.coef_[0])), float(lr.intercept_[0]))
+    from sklearn.metrics import log_loss
+    x, best = evidence_features(both), (np.inf, prior)
+    for w in margin_weights:
+        z = (w * x[:, 1] - x[:, 0])[:, None]
+        lr = LogisticRegression(C=C).fit(z, right)
+        a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+        loss = log_loss(right, lr.predict_proba(z)[:, 1])
+        if a > 0 and loss < best[0]: best = (loss, Reliability((-a, a * w), b))
+    return best[1]
 
 # %% ../nbs/08_dmw.ipynb #1738d79f
 def evidence_fusion(d_text, d_image, rel_text: Reliability, rel_image: Reliability, t_text: float = 1.0,

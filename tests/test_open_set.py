@@ -1,5 +1,5 @@
 """The default path on a fitted run: global routing, evidence-aware fusion, and the open-set answer ("no known class")."""
-import json
+import json, shutil
 
 import numpy as np, pandas as pd, pytest
 from PIL import Image
@@ -23,8 +23,10 @@ def test_default_fit_records_global_routing_and_the_evidence_rule(default_run):
     assert f["validation_mix"]["as is"]["accuracy"] > f["validation_mix"]["both lost"]["accuracy"] == 0.0
     cal = json.loads((default_run / "calibration.json").read_text())
     assert cal["evidence"] == f["evidence"]
-    rel = cal["evidence"]["rel_image"]
-    assert rel["coef"][0] < 0 < rel["coef"][1]           # nearer and with a wider margin: more likely right
+    rule = load_run(default_run).evidence_rule()
+    sure, lost = [[0.05, 0.45, 0.5]], [[0.6, 0.62, 0.63]]    # a near-duplicate vs a picture of no class
+    assert rule.rel_image(sure)[0] > 0.5 > rule.rel_image(lost)[0]
+    assert rule.rel_text(sure)[0] >= rule.rel_text(lost)[0]        # tiny texts differ by a digit: maybe no evidence at all
 
 
 def test_a_query_far_from_every_reference_is_not_known(default_run, tiny, tmp_path):
@@ -32,8 +34,10 @@ def test_a_query_far_from_every_reference_is_not_known(default_run, tiny, tmp_pa
     root = tiny.parent
     Image.new("RGB", (96, 96), (128, 128, 128)).save(tmp_path / "grey.png")
     rows = pd.read_csv(tiny)
-    known = rows[rows.meme_id.str.endswith("-7") & rows.label.ne("class-8")].assign(image=lambda d: [str(root / p) for p in d.image])
-    far = pd.DataFrame([dict(meme_id="far", image=str(tmp_path / "grey.png"), text="quarterly tax filing deadline reminder",
+    known = rows[rows.meme_id.str.endswith("-7") & rows.label.ne("class-8")]
+    (tmp_path / "img").mkdir()
+    for p in known.image: shutil.copy(root / p, tmp_path / p)
+    far = pd.DataFrame([dict(meme_id="far", image="grey.png", text="quarterly tax filing deadline reminder",
                              label="no-class", status="unconfirmed", source="query")])
     pd.concat([known, far]).to_csv(tmp_path / "q.csv", index=False)
     m = evaluate(default_run, tmp_path / "q.csv", tmp_path / "ev", log=lambda *_: None)
