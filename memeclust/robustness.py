@@ -107,7 +107,7 @@ def non_meme_picture(rng: np.random.Generator, size=(400, 300)) -> Image.Image:
 # %% ../nbs/17_robustness.ipynb #56477912
 SUITE_SIZES = {
     "smoke": dict(classes=14, refs=8, clean=3, reposted=1, decided=4, left_out=4, non_memes=6),
-    "demo": dict(classes=None, refs=60, clean=10, reposted=5, decided=12, left_out=16, non_memes=60),
+    "demo": dict(classes=None, refs=60, clean=10, reposted=5, decided=20, left_out=16, non_memes=60),
     "full": dict(classes=None, refs=None, clean=40, reposted=20, decided=40, left_out=16, non_memes=200),
 }
 CONDITIONS = ("clean", "reposted", "caption_decided", "open_set")
