@@ -28,9 +28,15 @@ test-nbs: install
 	$(BIN)/nbdev_test --n_workers 2 --timing
 
 test-py: install
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=10 tests
 
-test: check-export test-nbs test-py
+# Both suites, then the ten slowest items and the total (pytest's closing line stays last).
+test: check-export
+	@mkdir -p runs; start=$$(date +%s); \
+	set -o pipefail; \
+	$(MAKE) --no-print-directory test-nbs 2>&1 | tee runs/test-nbs.log && \
+	$(MAKE) --no-print-directory test-py 2>&1 | tee runs/test-py.log; rc=$$?; \
+	$(BIN)/python .ci/test_budget.py runs/test-nbs.log runs/test-py.log $$start; exit $$rc
 
 reproduce: install
 	$(BIN)/memeclust reproduce --scale $(SCALE)

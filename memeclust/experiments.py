@@ -17,7 +17,7 @@ from .synth import minikym
 from .robustness import CONDITIONS, robustness_suite
 from .backbones import backbone_identity, build_encoder, default_backbone, embed_manifest
 from .protomemes import assign_classes, route
-from .train import FUSION_HEADS, HEAD_GRID, validation_split
+from .train import FUSION_HEADS, head_grid, validation_split
 from .baselines import BASELINE_ROWS, baseline_rows, build_multimodal, load_processor, multimodal_predictions, multimodal_weights
 from .pipeline import FitError, FittedRun, embed_group, file_fingerprint, fit as fit_pipeline, fit_summary, load_run, predict, score
 from .evaluate import classification_metrics
@@ -105,10 +105,10 @@ def _locked(folder: Path):
 def fit_cached(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", preset: str = "default",
                search: bool = True, fused: tuple = (), protomemes=None, log=print) -> Path:
     """`pipeline.fit` into `runs/cache/fit/<fit_key>`, or the folder of an earlier identical fit. `search`: the default
-    preset chooses its setting from `train.HEAD_GRID` on validation (the tables do); `fused`: the fusion heads trained
+    preset chooses its setting from `train.head_grid(scale)` on validation (the tables do); `fused`: the fusion heads trained
     beside the two streams; `protomemes`: a .npz of fitted Protomemes to route with (`pipeline.fit`; its content is
     part of the key). Raises what `fit` raises."""
-    grid = list(HEAD_GRID) if search and preset == "default" else None
+    grid = head_grid(scale) if search and preset == "default" else None
     key = fit_key(train_manifest, scale, clusters, seed, device, preset, grid, tuple(fused))
     out = artifact_path("fit", key if protomemes is None else content_hash(key, file_fingerprint(protomemes)))
     with _locked(out):

@@ -22,10 +22,10 @@ from .dmw import (CalibratedDMW, DMWResult, EvidenceDMW, PaperDMW, StreamRule, c
 from .evaluate import classification_metrics
 
 # %% auto #0
-__all__ = ['ROUTINGS', 'PRESET_CLUSTERS', 'PRESET_FUSION', 'file_fingerprint', 'run_config', 'trainable', 'train_groups',
-           'embed_group', 'precision_at_1', 'index_groups', 'FitError', 'degraded_copies', 'validation_distances',
-           'calibrate_on_validation', 'fit_evidence', 'fit', 'FittedRun', 'load_run', 'fit_summary', 'QueryScores',
-           'score', 'mix', 'fusion_rules', 'predict', 'metrics_summary', 'evaluate', 'assign',
+__all__ = ['ROUTINGS', 'FIT_PRESETS', 'file_fingerprint', 'run_config', 'trainable', 'train_groups', 'embed_group',
+           'precision_at_1', 'index_groups', 'FitError', 'degraded_copies', 'validation_distances',
+           'calibrate_on_validation', 'fit_evidence', 'fit', 'Preset', 'FittedRun', 'load_run', 'fit_summary',
+           'QueryScores', 'score', 'mix', 'fusion_rules', 'predict', 'metrics_summary', 'evaluate', 'assign',
            'nearest_neighbour_predictions']
 
 # %% ../nbs/11_pipeline.ipynb #9cb71ad2
@@ -290,7 +290,8 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = Non
     route with instead of clustering this data, e.g. the Confirmed run's for the Unconfirmed memes (Section 5.2); its k
     replaces `clusters`. Raises FitError when the data cannot be fitted (or the given centroids do not fit its features),
     ValueError for an unknown fusion head."""
-    clusters = clusters or PRESET_CLUSTERS[preset]
+    if preset not in FIT_PRESETS: raise ValueError(f"preset must be one of {', '.join(FIT_PRESETS)}, got {preset!r}")
+    clusters = clusters or FIT_PRESETS[preset].clusters
     bad = [f for f in fused if f not in FUSION_HEADS]
     if bad: raise ValueError(f"unknown fusion head(s) {', '.join(map(repr, bad))}: choose from {', '.join(FUSION_HEADS)}")
     t0, out, dev = time.perf_counter(), Path(out_dir), pick_device(device)
@@ -363,9 +364,9 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = Non
     say(f"calibration on {len(val_ids)} validation memes: routing temperature {t_route:.4f}; evidence fusion: open-set threshold "
         f"{evidence.threshold:.3f} on P(right) for precision {mix_report['precision']}")
     summaries = {k: json.loads((v / "summary.json").read_text()) for k, v in models.items()}
-    routing = "centroid" if preset == "paper" else "global" if clusters == 1 else "soft"
+    routing = FIT_PRESETS[preset].routing_for(clusters)
     info = {"format": 2, "preset": preset, "routing": routing, "streams": list(runs),
-            "fusion": {"rule": PRESET_FUSION[preset], "evidence": evidence.to_dict(), "threshold": evidence.threshold,
+            "fusion": {"rule": FIT_PRESETS[preset].fusion, "evidence": evidence.to_dict(), "threshold": evidence.threshold,
                        "precision": mix_report["precision"], "validation_mix": mix_report},
             "protomemes_given": given is not None,
             "manifest": str(Path(train_manifest).resolve()), "manifest_fingerprint": file_fingerprint(train_manifest),
@@ -384,8 +385,22 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = Non
 
 # %% ../nbs/11_pipeline.ipynb #35918f75
 ROUTINGS = ("global", "soft", "centroid", "label")
-PRESET_CLUSTERS = {"default": 1, "paper": 6}               # k when `fit` is not told: no subsetting by default (GlobalRouting)
-PRESET_FUSION = {"default": "dmw_evidence", "paper": "dmw"}   # the rule whose answer is `predicted`
+
+@dataclass(frozen=True)
+class Preset:
+    """A named bundle of the method's parts, as pytorch-metric-learning composes a loss, a miner and a reducer: the
+    number of groups `fit` makes when not told (`clusters`), the routing rule, and the fusion rule whose answer is
+    `predicted`. Training settings come from `train.train_defaults(scale, device, name)`."""
+    name: str
+    clusters: int
+    routing: str
+    fusion: str
+    def routing_for(self, clusters: int) -> str:
+        "The routing of a fit with `clusters` groups: global routing needs one group; with more, soft Protomeme membership."
+        return "soft" if self.routing == "global" and clusters > 1 else self.routing
+
+FIT_PRESETS = {"default": Preset("default", 1, "global", "dmw_evidence"),   # no subsetting; evidence-aware fusion
+               "paper": Preset("paper", 6, "centroid", "dmw")}              # Section 4: k = 6 hard routing, eq. 1-5
 
 @dataclass
 class FittedRun:
