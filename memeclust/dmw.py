@@ -10,9 +10,9 @@ import numpy as np, pandas as pd
 from .index import ReferenceIndex
 
 # %% auto #0
-__all__ = ['DISTANCES', 'class_min_distances', 'index_class_distances', 'class_probabilities', 'DMWResult', 'dmw',
-           'truncate_topk', 'dmw_topk', 'mean_nll', 'fit_temperature', 'StreamRule', 'PaperDMW', 'CalibratedDMW',
-           'evidence_features', 'Reliability', 'held_out_class', 'fit_reliability', 'evidence_fusion',
+__all__ = ['DISTANCES', 'class_min_distances', 'index_class_distances', 'class_topk_distances', 'class_probabilities',
+           'DMWResult', 'dmw', 'truncate_topk', 'dmw_topk', 'mean_nll', 'fit_temperature', 'StreamRule', 'PaperDMW',
+           'CalibratedDMW', 'evidence_features', 'Reliability', 'held_out_class', 'fit_reliability', 'evidence_fusion',
            'open_set_threshold', 'EvidenceDMW', 'modality_influence']
 
 # %% ../nbs/08_dmw.ipynb #b44c4230
@@ -85,10 +85,48 @@ def class_min_distances(queries, references, ref_labels, classes=None, chunk_que
     q_sq = np.einsum("ij,ij->i", Q.astype(np.float64), Q.astype(np.float64))[:, None]
     return np.sqrt(np.maximum(q_sq - best, 0)).astype(np.float32), classes
 
-def index_class_distances(index: ReferenceIndex, queries, classes=None, **kw) -> tuple[np.ndarray, np.ndarray]:
-    "`class_min_distances` of `queries` to every reference of a `ReferenceIndex` (cosine): (distances, classes)."
+def index_class_distances(index: ReferenceIndex, queries, classes=None, k: int = 1, **kw) -> tuple[np.ndarray, np.ndarray]:
+    """`class_min_distances` of `queries` to every reference of a `ReferenceIndex` (cosine), or with `k` > 1 the mean
+    of each class' k nearest (`class_topk_distances`): (distances, classes)."""
     refs = index.index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.dim), np.float32)
+    if k > 1: return class_topk_distances(queries, refs, index.labels, k, classes=classes, **kw)
     return class_min_distances(queries, refs, index.labels, classes=classes, **kw)
+
+# %% ../nbs/08_dmw.ipynb #cda074ab
+def class_topk_distances(queries, references, ref_labels, k: int = 3, classes=None, chunk_queries: int = 256,
+                         chunk_refs: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """Per query and class, the mean cosine distance to the class' `k` nearest references (all where it has fewer;
+    +inf where it has none): (n_queries x n_classes float32, classes). k = 1 is `class_min_distances`. Memory: one
+    block of similarities (float64) plus a running n_queries x n_classes x k float32 array. Raises ValueError for k < 1
+    and what `class_min_distances` raises."""
+    if int(k) < 1: raise ValueError(f"k={k}: average at least one reference per class")
+    if k == 1: return class_min_distances(queries, references, ref_labels, classes, chunk_queries, chunk_refs)
+    Q = _unit_rows(_rows(queries, "queries"), "queries")
+    refs = np.asarray(references)
+    if refs.ndim != 2 or refs.shape[1] != Q.shape[1]: raise ValueError(f"references have shape {refs.shape} but queries have {Q.shape[1]} dims")
+    classes, cls = _class_numbers(ref_labels, classes, len(refs))
+    order = np.argsort(cls, kind="stable")
+    cls_sorted = cls[order]
+    top = np.full((len(Q), len(classes), k), -np.inf, np.float32)    # the k best similarities so far, per query and class
+    for s in range(0, len(refs), chunk_refs):
+        rows = order[s:s + chunk_refs]
+        R = _unit_rows(_rows(refs[rows], "references", rows), "references", rows, inplace=True)
+        c = cls_sorted[s:s + chunk_refs]
+        starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        seg = c[starts]
+        run_of = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(c)]))
+        for q in range(0, len(Q), chunk_queries):
+            S = (Q[q:q + chunk_queries] @ R.T).astype(np.float64) - 1e-12 * np.arange(len(R))   # no exact ties: one maximum each
+            found = []
+            for _ in range(k):
+                m = np.maximum.reduceat(S, starts, axis=1)
+                found.append(m.astype(np.float32))
+                S[S >= m[:, run_of]] = -np.inf
+            merged = np.concatenate([top[q:q + chunk_queries][:, seg], np.stack(found, -1)], axis=-1)
+            top[q:q + chunk_queries, seg] = -np.sort(-merged, axis=-1)[..., :k]
+    have = np.isfinite(top)
+    mean = np.where(have, top, 0).sum(-1) / np.maximum(have.sum(-1), 1)
+    return np.where(have.any(-1), np.maximum(1 - mean, 0), np.inf).astype(np.float32), classes
 
 # %% ../nbs/08_dmw.ipynb #332055cb
 def class_probabilities(distances, temperature: float = 1.0) -> np.ndarray:

@@ -17,8 +17,8 @@ from .protomemes import (CentroidRouting, GlobalRouting, LabelRouting, Protomeme
 from .train import (FUSION_HEADS, TrainConfig, apply_head, default_nproc, embed_trained, launch, load_head, multimodal_embeddings,
                              train_defaults, validation_split)
 from .index import IndexSet, build_index, load_index_set, save_index_set
-from .dmw import (CalibratedDMW, DMWResult, EvidenceDMW, PaperDMW, StreamRule, class_min_distances, evidence_features, fit_reliability,
-                  held_out_class, index_class_distances, mean_nll, open_set_threshold)
+from .dmw import (CalibratedDMW, DMWResult, EvidenceDMW, PaperDMW, StreamRule, class_min_distances, class_topk_distances,
+                           evidence_features, fit_reliability, held_out_class, index_class_distances, mean_nll, open_set_threshold)
 from .evaluate import classification_metrics
 
 # %% auto #0
@@ -176,7 +176,7 @@ def degraded_copies(manifest: Manifest, ids, folder, seed: int = 0) -> Manifest:
     return load_manifest(write_manifest(df, folder / "copies.csv"), check_images=False)
 
 def validation_distances(manifest: Manifest, groups: dict, runs: dict, val_ids, bases: dict, device: str = "cpu",
-                         base_embs: dict | None = None, copies: Manifest | None = None) -> list[dict]:
+                         base_embs: dict | None = None, copies: Manifest | None = None, text_neighbours: int = 1) -> list[dict]:
     """Per cluster, its validation memes as queries against its training memes as references, every stream embedded by
     the cluster's selected model (`runs[stream][cluster]`, or `bases[stream]`; `base_embs` as in `embed_group`).
 
@@ -184,7 +184,8 @@ def validation_distances(manifest: Manifest, groups: dict, runs: dict, val_ids, 
     true class numbers, `text` (n,) whether the meme has text, `classes` (C,) the cluster's training classes. A class
     with no reference of a stream (no text) is +inf there; queries whose class has no training meme are left out.
     `copies` (`degraded_copies` of the validation memes): each part also holds `d_copy` (n x C), the image distances of
-    each query's degraded copy (+inf rows where a copy is missing)."""
+    each query's degraded copy (+inf rows where a copy is missing). `text_neighbours`: text distances are the mean of
+    each class' k nearest captions (`dmw.class_topk_distances`), as `score` reads them."""
     val = set(map(str, val_ids))
     rows = manifest.rows.set_index(manifest.rows.meme_id.astype(str))
     label = rows.label.astype(str)
@@ -202,7 +203,8 @@ def validation_distances(manifest: Manifest, groups: dict, runs: dict, val_ids, 
         d = {}
         for mod, e in embs.items():
             r = [i for i in refs[mod] if label[i] in set(classes)]
-            d[mod] = (class_min_distances(e.vectors[pos[mod][q].to_numpy()], e.vectors[pos[mod][r].to_numpy()], label.loc[r].to_numpy(), classes)[0]
+            k = text_neighbours if mod == "text" else 1
+            d[mod] = (class_topk_distances(e.vectors[pos[mod][q].to_numpy()], e.vectors[pos[mod][r].to_numpy()], label.loc[r].to_numpy(), k, classes)[0]
                       if r else np.full((len(q), len(classes)), np.inf, np.float32))
         part = {"cluster": str(c), "d": d, "y": np.searchsorted(classes, label.loc[q].to_numpy()), "text": has_text(rows.text.loc[q]),
                 "classes": classes}
@@ -356,7 +358,7 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = Non
     known = cluster_of.notna().to_numpy() & is_val
     t_route = fit_routing_temperature(feats.vectors[known], pm.centroids, cluster_of[known].astype(int)) if known.sum() else 0.05
     copies = degraded_copies(m, val_ids, out / "validation_copies", seed)
-    parts = validation_distances(m, groups, runs, val_ids, bases, dev, base_embs, copies)
+    parts = validation_distances(m, groups, runs, val_ids, bases, dev, base_embs, copies, FIT_PRESETS[preset].text_neighbours)
     temps = calibrate_on_validation(parts, groups)
     evidence, mix_report = fit_evidence(parts, temps)
     cal = {"routing": t_route, "clusters": temps, "evidence": evidence.to_dict(), "open_set": mix_report, "validation_memes": len(val_ids)}
@@ -365,7 +367,7 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = Non
         f"{evidence.threshold:.3f} on P(right) for precision {mix_report['precision']}")
     summaries = {k: json.loads((v / "summary.json").read_text()) for k, v in models.items()}
     routing = FIT_PRESETS[preset].routing_for(clusters)
-    info = {"format": 2, "preset": preset, "routing": routing, "streams": list(runs),
+    info = {"format": 2, "preset": preset, "routing": routing, "streams": list(runs), "text_neighbours": FIT_PRESETS[preset].text_neighbours,
             "fusion": {"rule": FIT_PRESETS[preset].fusion, "evidence": evidence.to_dict(), "threshold": evidence.threshold,
                        "precision": mix_report["precision"], "validation_mix": mix_report},
             "protomemes_given": given is not None,
@@ -395,11 +397,12 @@ class Preset:
     clusters: int
     routing: str
     fusion: str
+    text_neighbours: int = 1      # a class' text distance: the mean of its k nearest captions (1: the minimum, the paper's)
     def routing_for(self, clusters: int) -> str:
         "The routing of a fit with `clusters` groups: global routing needs one group; with more, soft Protomeme membership."
         return "soft" if self.routing == "global" and clusters > 1 else self.routing
 
-FIT_PRESETS = {"default": Preset("default", 1, "global", "dmw_evidence"),   # no subsetting; evidence-aware fusion
+FIT_PRESETS = {"default": Preset("default", 1, "global", "dmw_evidence", 3),   # no subsetting; evidence-aware fusion
                "paper": Preset("paper", 6, "centroid", "dmw")}              # Section 4: k = 6 hard routing, eq. 1-5
 
 @dataclass
@@ -464,6 +467,7 @@ def fit_summary(run: FittedRun) -> str:
     if choice: s += ("; chosen on validation: " if searched else "; ") + ", ".join(f"{m} {c['label']}" for m, c in choice.items())
     else: s += f", lr {t['lr']}, at most {t['max_epochs']} epochs"
     if i.get("selected_untrained"): s += f"; untrained (epoch 0) kept for {', '.join(i['selected_untrained'])}"
+    if i.get("text_neighbours", 1) > 1: s += f"; text class distance: the mean of the {i['text_neighbours']} nearest captions"
     away = [f"{p} weights not available here" for p, used in (("VGG19", i["protomeme_backbone"] == "vgg19"), ("ViT-B/32", i["image_backbone"] == "vit_b_32"),
                                                               ("MiniLM-L12", i["text_backbone"] == "all-MiniLM-L12-v2")) if not used]
     return s + (f" (paper setting differs: {'; '.join(away)})" if away else "")
@@ -521,7 +525,8 @@ def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m:
             emb = embed_group(manifest, ids[sel], run.model_dir(m, c), base.get(m), device, base_emb[m])
             if not len(emb.meme_ids): continue
             where = pd.Series(range(len(ids)), index=ids).loc[emb.meme_ids].to_numpy()
-            d[m][np.ix_(where, cols)] = index_class_distances(idx, emb.vectors, classes=classes[cols])[0]
+            k = run.info.get("text_neighbours", 1) if m == "text" else 1
+            d[m][np.ix_(where, cols)] = index_class_distances(idx, emb.vectors, classes=classes[cols], k=k)[0]
     missing = {m: len(ids) - len(base_emb[m].meme_ids) for m in ("image", "text")}
     for m, n in missing.items():
         if n: log(f"{n} queries without a {m} embedding are scored by the other modality")
