@@ -18,7 +18,8 @@ from .train import (FUSION_HEADS, TrainConfig, apply_head, default_nproc, embed_
                              train_defaults, validation_split)
 from .index import IndexSet, build_index, load_index_set, save_index_set
 from .dmw import (CalibratedDMW, DMWResult, EvidenceDMW, PaperDMW, StreamRule, class_min_distances, class_topk_distances,
-                           evidence_features, fit_reliability, held_out_class, index_class_distances, mean_nll, open_set_threshold)
+                           Reliability, evidence_features, fit_reliability, held_out_class, index_class_distances, mean_nll,
+                           open_set_threshold)
 from .evaluate import classification_metrics
 
 # %% auto #0
@@ -251,8 +252,12 @@ def fit_evidence(parts: list, temperatures: dict, precision: float = 0.95) -> tu
     class held out: a caption on a picture of no class), caption lost, and both lost (a class the references lack).
     Where the parts hold `d_copy` (`validation_distances` with copies), the image reliability also learns from the
     degraded copies (a picture met again, cropped and recompressed, is often still right) and the mix gains a fifth
-    part, "picture degraded". Returns (rule, report of the mix). Raises FitError without validation memes."""
-    if not parts: raise FitError("no validation memes to calibrate the evidence fusion on (every class is too small to spare one)")
+    part, "picture degraded". Returns (rule, report of the mix). Without validation memes (every class too small to
+    spare one) the rule stays uncalibrated (both reliabilities 0.5, threshold 0: every answer known), and the report
+    says so."""
+    if not parts:
+        return EvidenceDMW(t_text=1.0, t_image=1.0), {"precision": precision, "threshold": 0.0,
+                                                      "note": "no validation memes: reliabilities uncalibrated (0.5 each), every answer known"}
     dt, dv, y = _padded(parts, "text"), _padded(parts, "image"), np.concatenate([p["y"] for p in parts])
     text = np.concatenate([p["text"] for p in parts])
     dt = np.where(text[:, None], dt, np.inf)
@@ -260,9 +265,9 @@ def fit_evidence(parts: list, temperatures: dict, precision: float = 0.95) -> tu
     dc = _padded(parts, "copy") if all("d_copy" in p for p in parts) else None
     seen = np.isfinite(dc).any(1) if dc is not None else np.zeros(len(y), bool)
     img_d, img_y = (np.r_[dv, dc[seen]], np.r_[y, y[seen]]) if seen.any() else (dv, y)
-    rule = EvidenceDMW(fit_reliability(dt[text], y[text]) if text.any() else None, fit_reliability(img_d, img_y),
+    no_text = Reliability((0.0, 0.0), -20.0)                            # no validation meme has text: text never trusted
+    rule = EvidenceDMW(fit_reliability(dt[text], y[text]) if text.any() else no_text, fit_reliability(img_d, img_y),
                        t.get("text", 1.0), t.get("image", 1.0))
-    if rule.rel_text is None: rule = dataclasses.replace(rule, rel_text=dataclasses.replace(rule.rel_image, coef=(0.0, 0.0), intercept=-20.0))
     held_t, held_v = held_out_class(dt, y), held_out_class(dv, y)
     mix = {"as is": (dt, dv), "picture lost": (dt, held_v), "caption lost": (held_t, dv), "both lost": (held_t, held_v)}
     if seen.any(): mix["picture degraded"] = (dt, np.where(seen[:, None], dc, dv))
