@@ -284,13 +284,69 @@ def fit_evidence(parts: list, temperatures: dict, precision: float = 0.95) -> tu
     report |= {"precision": precision, "threshold": threshold}
     return dataclasses.replace(rule, threshold=threshold), report
 
+def _protomeme_groups(m: Manifest, feats, is_val, clusters: int, given, seed: int):
+    """Algorithm 1's grouping: Protomemes fitted on the training memes' features (or the `given` ones routing them),
+    each class in the cluster holding most of its memes. Returns (protomemes, {class: cluster from 0}, each row's
+    cluster (NaN for a class left out), {cluster name: meme ids})."""
+    if given is None:
+        pm = fit_protomemes(feats.vectors[~is_val], k=clusters, seed=seed)       # validation memes stay unseen by the clustering too
+        point_cluster = pm.labels
+    else: pm, point_cluster = given, route(feats.vectors[~is_val], given.centroids)
+    class_cluster = {str(c): int(v) for c, v in assign_classes(point_cluster, m.rows.label.astype(str)[~is_val]).items()}
+    cluster_of = m.rows.label.astype(str).map(class_cluster)
+    groups = {str(c + 1): m.rows.meme_id[cluster_of.eq(c)].astype(str).tolist() for c in range(clusters)}
+    return pm, class_cluster, cluster_of, groups
+
+def _train_and_index(m: Manifest, groups: dict, streams, kw: dict, grid: list, nproc: int, val_ids, dev: str, out: Path, log, say):
+    """Algorithm 1, lines 3-9, per stream: train a model per group (`train_groups`), copy each into `out/models`, and
+    index the group's memes with it. Returns (runs {stream: {group: model folder or None}}, grid choices, base encoders,
+    base embeddings, {model name: folder}, `IndexSet`); a fused stream reads the two streams' joined embeddings."""
+    indexes, models, runs, choices, bases, base_embs, joined = IndexSet(), {}, {}, {}, {}, {}, None
+    for modality in streams:
+        fusion = modality in FUSION_HEADS
+        runs[modality], choices[modality] = train_groups(m, groups, "multimodal" if fusion else modality, {**kw, "head": modality} if fusion else kw,
+                                                         nproc=nproc, log=log, val_ids=val_ids, grid=grid)
+        if fusion:                                           # one joined input serves every fusion head
+            if joined is None: joined = multimodal_embeddings(m, base_embs["image"], base_embs["text"])
+            bases[modality], base_embs[modality] = None, joined
+        else:
+            bases[modality] = build_encoder(default_backbone(modality), device=dev,
+                                            dense_dim=None if kw["mode"] == "head" or modality == "image" else kw.get("dense_dim", 4096))
+            base_embs[modality] = embed_manifest(m, bases[modality], progress=True)
+        for name, run in runs[modality].items():
+            if run is None: continue
+            dest = out / "models" / f"{modality}-c{name}"
+            if dest.exists(): shutil.rmtree(dest)
+            dest.mkdir(parents=True)
+            for f in ("model.pt", "config.yaml", "summary.json", "history.csv", "train.log"):
+                if (run / f).exists(): link_or_copy(run / f, dest / f)
+            runs[modality][name] = models[f"{modality}-c{name}"] = dest
+        indexes.update(index_groups(m, groups, runs[modality], modality, bases[modality], dev, base_embs[modality]))
+        say(f"{modality}: {sum(r is not None for r in runs[modality].values())} trained model(s) indexed")
+    return runs, choices, bases, base_embs, models, indexes
+
+def _calibrate(m: Manifest, feats, pm, cluster_of, is_val, groups: dict, runs: dict, val_ids, bases: dict, base_embs: dict,
+               preset: Preset, dev: str, out: Path, seed: int) -> tuple[dict, EvidenceDMW, dict]:
+    """What the rules need, fitted on the validation memes: the routing temperature, each stream's temperature and the
+    evidence rule (`fit_evidence`, with degraded copies of the validation pictures). Returns (calibration.json's
+    content, the rule, the validation mix's report)."""
+    known = cluster_of.notna().to_numpy() & is_val
+    t_route = fit_routing_temperature(feats.vectors[known], pm.centroids, cluster_of[known].astype(int)) if known.sum() else 0.05
+    copies = degraded_copies(m, val_ids, out / "validation_copies", seed)
+    parts = validation_distances(m, groups, runs, val_ids, bases, dev, base_embs, copies, preset.text_neighbours)
+    temps = calibrate_on_validation(parts, groups)
+    evidence, mix_report = fit_evidence(parts, temps)
+    cal = {"routing": t_route, "clusters": temps, "evidence": evidence.to_dict(), "open_set": mix_report, "validation_memes": len(val_ids)}
+    return cal, evidence, mix_report
+
 def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = None, nproc: int | None = None, seed: int = 0,
         device: str = "auto", train_kw: dict | None = None, preset: str = "default", grid: list | None = None, fused: tuple = (),
         protomemes=None, log=print) -> Path:
     """Protomemes, per-cluster image and text models, FAISS indexes and fusion calibration for a training manifest, in `out_dir`.
 
-    `preset`: "default" (heads on frozen backbones selected on validation, soft routing) or "paper" (Section 4.2
-    settings, hard routing); `train_kw` overrides the preset's training fields; `grid` lists overrides to choose among
+    `preset`: a name of `FIT_PRESETS`: "default" (heads on frozen backbones selected on validation, one group with
+    global routing, evidence-aware fusion; soft routing when `clusters` > 1) or "paper" (Section 4.2 settings, k = 6
+    hard routing, the paper's DMW); `clusters`: None for the preset's; `train_kw` overrides the preset's training fields; `grid` lists overrides to choose among
     on validation (e.g. `train.HEAD_GRID`; None: the preset's one setting). `fused`: fusion heads of `train.FUSION_HEADS`
     to train per cluster beside the two streams, with the same settings, grid, validation and references (the offline
     multimodal baselines; each becomes a stream of its own name). `protomemes`: a fitted `Protomemes` (or its .npz) to
@@ -298,7 +354,8 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = Non
     replaces `clusters`. Raises FitError when the data cannot be fitted (or the given centroids do not fit its features),
     ValueError for an unknown fusion head."""
     if preset not in FIT_PRESETS: raise ValueError(f"preset must be one of {', '.join(FIT_PRESETS)}, got {preset!r}")
-    clusters = clusters or FIT_PRESETS[preset].clusters
+    bundle = FIT_PRESETS[preset]
+    clusters = clusters or bundle.clusters
     bad = [f for f in fused if f not in FUSION_HEADS]
     if bad: raise ValueError(f"unknown fusion head(s) {', '.join(map(repr, bad))}: choose from {', '.join(FUSION_HEADS)}")
     t0, out, dev = time.perf_counter(), Path(out_dir), pick_device(device)
@@ -324,56 +381,23 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = Non
     val_ids, small = validation_split(m.rows.meme_id, m.rows.label, 0.2, seed)
     is_val = m.rows.meme_id.astype(str).isin(val_ids).to_numpy()
     say(f"validation: {len(val_ids)} memes held out of training ({small} classes too small to spare one stay whole)")
-    if given is None:
-        pm = fit_protomemes(feats.vectors[~is_val], k=clusters, seed=seed)       # validation memes stay unseen by the clustering too
-        point_cluster = pm.labels
-    else: pm, point_cluster = given, route(feats.vectors[~is_val], given.centroids)
-    class_cluster = {str(c): int(v) for c, v in assign_classes(point_cluster, m.rows.label.astype(str)[~is_val]).items()}
-    cluster_of = m.rows.label.astype(str).map(class_cluster)
-    groups = {str(c + 1): m.rows.meme_id[cluster_of.eq(c)].astype(str).tolist() for c in range(clusters)}
+    pm, class_cluster, cluster_of, groups = _protomeme_groups(m, feats, is_val, clusters, given, seed)
     say(f"protomemes: {clusters} clusters ({pm_enc.name} features), sizes {[len(g) for g in groups.values()]}; "
         f"training: {kw['mode']} mode, lr {kw['lr']}, at most {kw['max_epochs']} epochs, selection by {kw.get('select', 'loss')}, "
         f"{len(grid) or 1} setting(s), {nproc} process(es)")
     out.mkdir(parents=True, exist_ok=True)
     save_protomemes(pm, out / "protomemes.npz")
     write_text(out / "class_clusters.json", json.dumps({c: v + 1 for c, v in sorted(class_cluster.items())}, indent=1))
-    indexes, models, runs, choices, bases, base_embs, joined = {}, {}, {}, {}, {}, {}, None
-    for modality in ("image", "text", *fused):
-        fusion = modality in FUSION_HEADS
-        runs[modality], choices[modality] = train_groups(m, groups, "multimodal" if fusion else modality, {**kw, "head": modality} if fusion else kw,
-                                                         nproc=nproc, log=log, val_ids=val_ids, grid=grid)
-        if fusion:                                           # one joined input serves every fusion head
-            if joined is None: joined = multimodal_embeddings(m, base_embs["image"], base_embs["text"])
-            bases[modality], base_embs[modality] = None, joined
-        else:
-            bases[modality] = build_encoder(default_backbone(modality), device=dev,
-                                            dense_dim=None if kw["mode"] == "head" or modality == "image" else kw.get("dense_dim", 4096))
-            base_embs[modality] = embed_manifest(m, bases[modality], progress=True)
-        for name, run in runs[modality].items():
-            if run is None: continue
-            dest = out / "models" / f"{modality}-c{name}"
-            if dest.exists(): shutil.rmtree(dest)
-            dest.mkdir(parents=True)
-            for f in ("model.pt", "config.yaml", "summary.json", "history.csv", "train.log"):
-                if (run / f).exists(): link_or_copy(run / f, dest / f)
-            runs[modality][name] = models[f"{modality}-c{name}"] = dest
-        indexes.update(index_groups(m, groups, runs[modality], modality, bases[modality], dev, base_embs[modality]))
-        say(f"{modality}: {sum(r is not None for r in runs[modality].values())} trained model(s) indexed")
+    runs, choices, bases, base_embs, models, indexes = _train_and_index(m, groups, ("image", "text", *fused), kw, grid, nproc, val_ids, dev,
+                                                                        out, log, say)
     save_index_set(indexes, out / "indexes")
-    known = cluster_of.notna().to_numpy() & is_val
-    t_route = fit_routing_temperature(feats.vectors[known], pm.centroids, cluster_of[known].astype(int)) if known.sum() else 0.05
-    copies = degraded_copies(m, val_ids, out / "validation_copies", seed)
-    parts = validation_distances(m, groups, runs, val_ids, bases, dev, base_embs, copies, FIT_PRESETS[preset].text_neighbours)
-    temps = calibrate_on_validation(parts, groups)
-    evidence, mix_report = fit_evidence(parts, temps)
-    cal = {"routing": t_route, "clusters": temps, "evidence": evidence.to_dict(), "open_set": mix_report, "validation_memes": len(val_ids)}
+    cal, evidence, mix_report = _calibrate(m, feats, pm, cluster_of, is_val, groups, runs, val_ids, bases, base_embs, bundle, dev, out, seed)
     write_text(out / "calibration.json", json.dumps(cal, indent=1))
-    say(f"calibration on {len(val_ids)} validation memes: routing temperature {t_route:.4f}; evidence fusion: open-set threshold "
+    say(f"calibration on {len(val_ids)} validation memes: routing temperature {cal['routing']:.4f}; evidence fusion: open-set threshold "
         f"{evidence.threshold:.3f} on P(right) for precision {mix_report['precision']}")
     summaries = {k: json.loads((v / "summary.json").read_text()) for k, v in models.items()}
-    routing = FIT_PRESETS[preset].routing_for(clusters)
-    info = {"format": 2, "preset": preset, "routing": routing, "streams": list(runs), "text_neighbours": FIT_PRESETS[preset].text_neighbours,
-            "fusion": {"rule": FIT_PRESETS[preset].fusion, "evidence": evidence.to_dict(), "threshold": evidence.threshold,
+    info = {"format": 2, "preset": preset, "routing": bundle.routing_for(clusters), "streams": list(runs), "text_neighbours": bundle.text_neighbours,
+            "fusion": {"rule": bundle.fusion, "evidence": evidence.to_dict(), "threshold": evidence.threshold,
                        "precision": mix_report["precision"], "validation_mix": mix_report},
             "protomemes_given": given is not None,
             "manifest": str(Path(train_manifest).resolve()), "manifest_fingerprint": file_fingerprint(train_manifest),
