@@ -21,5 +21,5 @@ for line in (py_log.read_text(errors="replace").splitlines() if py_log.exists() 
 print("\nTest budget: the ten slowest items")
 for secs, name in sorted(items, reverse=True)[:10]: print(f"  {secs:8.1f} s  {name}")
 total = time.time() - start
-print(f"make test took {total / 60:.1f} minutes (budget: 20 minutes on a fresh clone; CI's hard limit is 90)")
+print(f"notebooks and pytest took {total / 60:.1f} minutes (after the install; budget for make test on a fresh clone, install included: 20 minutes; CI's hard limit is 90)")
 if closing: print(closing)
