@@ -84,6 +84,17 @@ def _assign(a):
     except TesseractMissing as e: sys.exit(f"memeclust assign: no text given and OCR is unavailable: {e}; pass --text")
     except (FileNotFoundError, ValueError, OSError) as e: sys.exit(f"memeclust assign: {e}")
 
+def _import(a):
+    from memeclust import layouts
+    from memeclust.data import load_manifest
+    try:
+        if a.layout == "imagefolder": out = layouts.image_folder_manifest(a.root, a.out)
+        elif a.layout == "kym": out = layouts.kym_manifest(a.records, a.images, a.out)
+        else: out = layouts.hf_manifest(a.parquet, a.out, a.image_column, a.label_column, a.text_column, a.id_column)
+        m = load_manifest(out, decode=False)
+    except (FileNotFoundError, NotADirectoryError, ValueError) as e: sys.exit(f"memeclust import: {e}")
+    print(out); print(m.summary())
+
 # %% ../nbs/12_cli.ipynb #9dbd2ff6
 def build_parser() -> argparse.ArgumentParser:
     "The `memeclust` argument parser, one sub-command per task."
@@ -148,6 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--top", type=int, default=5); g.add_argument("--routing", choices=["global", "soft", "centroid"], default=None)
     g.add_argument("--threshold", type=float, default=None, help="open-set threshold on P(right) (default: the run's)")
     g.add_argument("--device", default="auto"); g.set_defaults(func=_assign)
+    i = sub.add_parser("import", help="write a manifest from a dataset layout: an image folder per class, IMKG KYM records, HF Parquet")
+    lay = i.add_subparsers(dest="layout", required=True, metavar="LAYOUT")
+    li = lay.add_parser("imagefolder", help="ROOT/<class>/**/<image> (torchvision ImageFolder)")
+    li.add_argument("root"); li.add_argument("--out", help="manifest to write (default: ROOT/manifest.csv)")
+    lk = lay.add_parser("kym", help="KYM entry records as scraped by IMKG (JSON or JSONL) + a folder of their downloaded images")
+    lk.add_argument("records"); lk.add_argument("--images", required=True, help="images/<slug>/... or images/<template file name>")
+    lk.add_argument("--out", help="manifest to write (default: IMAGES/manifest.csv; records without images in its .rejects.csv)")
+    lh = lay.add_parser("hf", help="Hugging Face datasets Parquet shards with image bytes (ClassLabel names read from the file)")
+    lh.add_argument("parquet", nargs="+"); lh.add_argument("--out", help="manifest to write (default: manifest.parquet beside the first)")
+    lh.add_argument("--image-column", default="image"); lh.add_argument("--label-column", default="label")
+    lh.add_argument("--text-column", default="text"); lh.add_argument("--id-column", default=None)
+    i.set_defaults(func=_import)
     w = sub.add_parser("weights", help="list every registered image/text model and the CLIP/FLAVA/BLIP-2 baselines, and whether their weights are here")
     w.add_argument("--weights-dir", help="a weights folder (default: $MEMECLUST_WEIGHTS)")
     w.add_argument("--probe-hub", action="store_true", help="also check whether the model hubs answer (short timeout)")

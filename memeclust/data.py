@@ -15,8 +15,9 @@ from .core import atomic_write, content_hash
 # %% auto #0
 __all__ = ['MANIFEST_COLUMNS', 'REQUIRED_COLUMNS', 'STATUSES', 'MAX_TEXT_CHARS', 'MAX_IMAGE_PIXELS', 'REJECT_COLUMNS',
            'read_table', 'write_manifest', 'normalise_text', 'normalise_name', 'has_text', 'inspect_image', 'to_rgb',
-           'load_image', 'Manifest', 'allowed_roots', 'validate_manifest', 'load_manifest', 'stratified_split',
-           'ensure_split', 'filter_min_class_size', 'size_bin', 'match_class_size_distribution', 'corpus_sets']
+           'load_image', 'Manifest', 'in_folder', 'check_image', 'validate_manifest', 'load_manifest',
+           'stratified_split', 'ensure_split', 'filter_min_class_size', 'size_bin', 'match_class_size_distribution',
+           'corpus_sets']
 
 # %% ../nbs/01_data.ipynb #41f44c20
 MANIFEST_COLUMNS = ["meme_id", "image", "text", "label", "status", "source"]
@@ -247,31 +248,23 @@ class Manifest:
 # %% ../nbs/01_data.ipynb #7c2e84fe
 REJECT_COLUMNS = ["row", "meme_id", "image", "reason"]
 
-def allowed_roots(extra=()) -> list[Path]:
-    "Folders outside a manifest's own that its images may link into: `extra` and `$MEMECLUST_ALLOWED_ROOTS` (path-separated)."
-    env = [p for p in os.environ.get("MEMECLUST_ALLOWED_ROOTS", "").split(os.pathsep) if p]
-    return [Path(p).resolve() for p in [*extra, *env]]
-
 def _inside(p: Path, root: Path) -> bool: return p == root or root in p.parents
 
-def _resolve_inside(root: Path, image: str, allowed=()) -> Path | None:
-    "The image's path if it lies in `root` (lexically) and its target (links followed) in `root` or an allowed root; else None."
-    try:
-        lexical = Path(os.path.normpath(root / image))
-        if not _inside(lexical, root): return None
-        p = (root / image).resolve()
-    except (OSError, ValueError): return None
-    return p if _inside(p, root) or any(_inside(p, a) for a in allowed) else None
+def in_folder(root: Path, image: str) -> bool:
+    """Does the path as written (`..` folded, links not followed) lie in `root`? A link inside the folder is read
+    wherever it leads: the Hugging Face hub cache, git-annex and DVC keep a dataset's images as links into a blob
+    store beside it, and every mainstream image loader reads them so. What the link leads to is then checked like
+    any image file (a link to something that is not an image is refused with that reason)."""
+    try: return _inside(Path(os.path.normpath(root / image)), root)
+    except (OSError, ValueError): return False
 
-def _escape_reason(root: Path, image: str) -> str:
-    "Why an image path was refused: outside the folder, or a link whose target lies outside every allowed root."
-    try: lexical_ok = _inside(Path(os.path.normpath(root / image)), root)
-    except (OSError, ValueError): lexical_ok = False
-    if not lexical_ok: return "image path escapes the manifest folder (not read)"
-    try: target = (root / image).resolve()
-    except OSError as e: return f"image path unusable ({e.strerror or type(e).__name__})"
-    return (f"image is a link into {target.parent}, outside the manifest folder (not read): allow that store with "
-            f"MEMECLUST_ALLOWED_ROOTS={target.parent} or load_manifest(..., allowed_roots=[...])")
+def check_image(path: Path, decode: bool = True) -> tuple[bool, str]:
+    "`inspect_image`, with the reason a link leads nowhere (a git-annex or DVC file whose content is not fetched)."
+    try: dangling = path.is_symlink() and not path.exists()
+    except OSError: dangling = False                         # e.g. a file name too long: `inspect_image` says so
+    if dangling:
+        return False, f"image is a link to a missing file ({os.path.realpath(path)}): its content is not fetched, or the link is broken"
+    return inspect_image(path, decode)
 
 def _embedded_images(df: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, list[str]]:
     """Image cells holding the bytes themselves (Hugging Face `{"bytes", "path"}` dicts, or raw bytes) written once to
@@ -296,8 +289,8 @@ def _embedded_images(df: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, list[s
     return df, [f"{int(embedded.sum())} image cells held the image bytes themselves: written to {out} and read from there"]
 
 def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = True, decode: bool = True,
-                      workers: int = 4, first_row: int = 2, allowed=()) -> Manifest:
-    "Validate manifest rows whose image paths are relative to `root` (links may lead into `allowed` roots); see `load_manifest`."
+                      workers: int = 4, first_row: int = 2) -> Manifest:
+    "Validate manifest rows whose image paths are relative to `root`; see `load_manifest`."
     root = Path(root).resolve(); df = df.copy(); notes = []
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing: raise ValueError(f"manifest lacks required column(s) {', '.join(missing)}; it has: {', '.join(map(str, df.columns))}")
@@ -305,7 +298,6 @@ def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = T
         if col not in df.columns:
             df[col] = default; notes.append(f"no '{col}' column: every row set to {default!r}" if default else "no 'text' column: texts empty (run OCR to fill them)")
     df, embedded_notes = _embedded_images(df, root); notes += embedded_notes
-    allowed = allowed_roots(allowed)
     df = df[MANIFEST_COLUMNS + [c for c in df.columns if c not in MANIFEST_COLUMNS]]
     df.insert(0, "_row", range(first_row, first_row + len(df)))
     rejects, keep, row_notes, seen = [], [], [], {}
@@ -319,14 +311,14 @@ def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = T
         elif not img: reason = "missing image path"
         elif not lab: reason = "missing label"
         elif st.lower() not in STATUSES: reason = f"unknown status {st!r} (expected {' or '.join(STATUSES)})"
-        elif _resolve_inside(root, img, allowed) is None: reason = _escape_reason(root, img)
+        elif not in_folder(root, img): reason = "image path escapes the manifest folder (not read)"
         if mid and mid not in seen: seen[mid] = r["_row"]
         if reason: rejects.append({"row": r["_row"], "meme_id": mid, "image": img, "reason": reason})
         else: candidates.append(i)
     checks = [(True, "")] * len(candidates)
     if check_images:
-        paths = [_resolve_inside(root, str(df.iloc[i]["image"]).strip(), allowed) for i in candidates]
-        with ThreadPoolExecutor(max(1, workers)) as ex: checks = list(ex.map(lambda p: inspect_image(p, decode), paths))
+        paths = [root / str(df.iloc[i]["image"]).strip() for i in candidates]
+        with ThreadPoolExecutor(max(1, workers)) as ex: checks = list(ex.map(lambda p: check_image(p, decode), paths))
     for i, (ok, msg) in zip(candidates, checks):
         r = df.iloc[i]
         if not ok: rejects.append({"row": r["_row"], "meme_id": str(r["meme_id"]).strip(), "image": str(r["image"]).strip(), "reason": msg}); continue
@@ -347,12 +339,12 @@ def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = T
     return Manifest(rows, rej, root, n_in=len(df), notes=notes)
 
 def load_manifest(path: str | Path, check_images: bool = True, decode: bool = True, workers: int = 4,
-                  rejects_csv: str | Path | None = None, allowed_roots=()) -> Manifest:
-    """Read and validate a manifest file; image paths are relative to its folder, and may be links into the folders of
-    `allowed_roots` or `$MEMECLUST_ALLOWED_ROOTS` (a dataset's content store). Optionally write the rejects CSV."""
+                  rejects_csv: str | Path | None = None) -> Manifest:
+    """Read and validate a manifest file; image paths are relative to its folder (`in_folder`: a link there is read
+    wherever it leads, a path written to leave the folder is refused). Optionally write the rejects CSV."""
     path = Path(path); df, bad, file_notes = read_table(path)
-    m = validate_manifest(df, path.parent, check_images, decode, workers, first_row=2 if path.suffix.lower() in (".csv", ".tsv") else 1,
-                          allowed=allowed_roots)
+    first = 2 if path.suffix.lower() in (".csv", ".tsv") else 1
+    m = validate_manifest(df, path.parent, check_images, decode, workers, first_row=first)
     if bad:
         if path.suffix.lower() in (".jsonl", ".ndjson"):  # renumber to file lines: parsed records keep their order
             good_lines = [i for i, l in enumerate(_decode(path.read_bytes()).splitlines(), 1) if l.strip() and i not in {b["row"] for b in bad}]

@@ -2,7 +2,7 @@
 import subprocess, sys
 from pathlib import Path
 
-import nbformat
+import nbformat, pytest
 import numpy as np, pandas as pd
 from PIL import Image
 
@@ -81,9 +81,11 @@ def test_validate_reports_rejects_and_writes_clean_manifest(tmp_path):
     assert p.returncode != 0 and "manifest not found" in p.stderr
 
 
-def test_fit_evaluate_assign_on_a_hand_made_manifest(tiny, tmp_path, monkeypatch):
-    "fit / evaluate / assign on a manifest no notebook produced: an empty text is fused from the image, a corrupt image is rejected with its reason."
-    import json, shutil
+@pytest.fixture(scope="module")
+def cli_run(tiny, tmp_path_factory):
+    """One `memeclust fit` on a hand-made manifest that no notebook produced, shared by the tests below: 2 Protomeme
+    clusters, soft routing, both offline fused models. Returns (run folder, train.csv, test.csv, fit's stdout).
+    The test split holds a query without text and a corrupt image."""
     root = tiny.parent
     rows = pd.read_csv(tiny, keep_default_na=False)
     rows["split"] = ["test" if int(m.split("-")[1]) >= 6 else "train" for m in rows.meme_id]
@@ -91,45 +93,86 @@ def test_fit_evaluate_assign_on_a_hand_made_manifest(tiny, tmp_path, monkeypatch
     test = rows[rows.split.eq("test")].copy()
     test.loc[test.meme_id.eq("c1-6"), "text"] = ""                                   # a query without text
     (root / "img" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
-    test = pd.concat([test, pd.DataFrame([dict(meme_id="broken", image="img/broken.png", text="caption of class 2",
-                                               label="class-2", status="confirmed", source="kym", split="test")])])
+    broken = dict(meme_id="broken", image="img/broken.png", text="caption of class 2", label="class-2",
+                  status="confirmed", source="kym", split="test")
+    test = pd.concat([test, pd.DataFrame([broken])])
     test.to_csv(root / "test.csv", index=False)
+    out = tmp_path_factory.mktemp("cli") / "run"
+    p = run("fit", "--train", root / "train.csv", "--out", out, "--scale", "smoke", "--clusters", "2",
+            "--fused", "alpha_fusion", "concat_fusion")
+    return out, root / "train.csv", root / "test.csv", p.stdout
 
-    out = tmp_path / "run"
-    p = run("fit", "--train", root / "train.csv", "--out", out, "--scale", "smoke", "--clusters", "2")
+
+def test_fit_records_the_preset_routing_and_streams(cli_run):
+    import json
+    out, train, test, _ = cli_run
     info = json.loads((out / "fit.json").read_text())
-    assert info["clusters"] == 2 and info["memes"] == len(rows) - len(test) + 1 and info["train"]["mode"] == "head"
-    assert info["preset"] == "default" and info["routing"] == "soft" and set(info["grid_choice"]) == {"image", "text"}
+    n_train = len(pd.read_csv(train)) - len(pd.read_csv(test)) + 1
+    assert info["clusters"] == 2 and info["memes"] == n_train and info["train"]["mode"] == "head"
+    assert info["preset"] == "default" and info["routing"] == "soft" and set(info["grid_choice"]) >= {"image", "text"}
+    assert info["streams"] == ["image", "text", "alpha_fusion", "concat_fusion"]
     cal = json.loads((out / "calibration.json").read_text())
     assert cal["routing"] > 0 and cal["validation_memes"] > 0
     assert (out / "protomemes.npz").exists() and (out / "indexes" / "indexes.json").exists()
     assert any((out / "models").glob("image-c*/model.pt")) and any((out / "models").glob("text-c*/model.pt"))
 
+
+def test_evaluate_writes_metrics_predictions_and_rejects(cli_run, tmp_path):
+    "An empty text is fused from the image; a corrupt image is rejected with its reason; the fused streams are scored beside DMW."
+    import json
+    out, _, test, _ = cli_run
     ev = tmp_path / "eval"
-    p = run("evaluate", "--run", out, "--test", root / "test.csv", "--out", ev)
+    p = run("evaluate", "--run", out, "--test", test, "--out", ev)
     m = json.loads((ev / "metrics.json").read_text())
     for method in ("image", "text", "dmw"):
         assert set(m[method]) >= {"accuracy", "precision", "recall", "f1"}
         assert all(0 <= m[method][k] <= 1 for k in ("accuracy", "precision", "recall", "f1"))
     assert m["per_cluster"] and all("dmw" in v for v in m["per_cluster"].values())
     assert m["dmw"]["accuracy"] > 0.5                                              # 8 classes: chance is 0.125
+    for kind in ("alpha_fusion", "concat_fusion"):
+        assert m[kind]["accuracy"] > 0.3                                            # held-out memes: 2.4x chance at least
+        assert all(kind in v for v in m["per_cluster"].values())
     pred = pd.read_csv(ev / "predictions.csv", keep_default_na=False)
-    assert {"meme_id", "label", "predicted", "probability", "w_text", "w_image"} <= set(pred.columns)
-    assert len(pred) == len(test) - 1 and "broken" not in set(pred.meme_id)
+    assert {"meme_id", "label", "predicted", "probability", "w_text", "w_image", "alpha_fusion", "concat_fusion"} <= set(pred.columns)
+    n_test = len(pd.read_csv(test))
+    assert len(pred) == n_test - 1 and "broken" not in set(pred.meme_id)
     no_text = pred.set_index("meme_id").loc["c1-6"]
     assert no_text.w_text == 0 and no_text.w_image == 1
     np.testing.assert_allclose(pred.w_text + pred.w_image, 1, atol=1e-6)
     rejects = pd.read_csv(ev / "rejects.csv")
     assert rejects.meme_id.tolist() == ["broken"] and rejects.reason.str.contains("image").all()
     assert "1 rejected" in p.stdout
+    missing = run("evaluate", "--run", tmp_path / "nothing", "--test", test, "--out", ev, check=False)
+    assert missing.returncode != 0 and "not a finished fit run" in missing.stderr
 
+
+def test_fused_models_train_per_cluster_and_are_indexed(cli_run):
+    import json
+    out = cli_run[0]
+    for kind in ("alpha_fusion", "concat_fusion"):
+        s = json.loads(next((out / "models").glob(f"{kind}-c*/summary.json")).read_text())
+        assert s["modality"] == "multimodal" and s["trainable"].startswith(f"{kind} head") and "+" in s["backbone"]
+        assert s["select"] == "validation" and s["val_epoch0"]["n"] > 0
+    idx = json.loads((out / "indexes" / "indexes.json").read_text())["indexes"]
+    assert {e["modality"] for e in idx} == {"image", "text", "alpha_fusion", "concat_fusion"}
+    assert {e["dim"] for e in idx if e["modality"] in ("alpha_fusion", "concat_fusion")} == {512}
+
+
+def test_fit_refuses_an_unknown_fused_model(tiny, tmp_path):
+    bad = run("fit", "--train", tiny, "--out", tmp_path / "x", "--fused", "late_fusion", check=False)
+    assert bad.returncode != 0 and "late_fusion" in bad.stderr
+
+
+def test_assign_one_meme(cli_run, monkeypatch):
+    "One image (and its text, or OCR): JSON with the top classes, the weights and the nearest references; failures say why."
+    import json, shutil
+    out, train, _, _ = cli_run
+    root = train.parent
     a = json.loads(run("assign", "--run", out, root / "img" / "c3-7.png", "--text", "caption of class 3 number 7 lol").stdout)
     assert a["top"][0]["class"] == "class-3" and abs(a["w_text"] + a["w_image"] - 1) < 1e-6
     assert len(a["nearest"]["image"]) == len(a["nearest"]["text"]) == 3 and a["nearest"]["image"][0]["label"] == "class-3"
     bad = run("assign", "--run", out, root / "img" / "broken.png", "--text", "x", check=False)
     assert bad.returncode != 0 and "memeclust assign:" in bad.stderr and "Traceback" not in bad.stderr
-    missing = run("evaluate", "--run", tmp_path / "nothing", "--test", root / "test.csv", "--out", ev, check=False)
-    assert missing.returncode != 0 and "not a finished fit run" in missing.stderr
     if shutil.which("tesseract"):
         a = json.loads(run("assign", "--run", out, root / "img" / "c3-7.png").stdout)
         assert a["text_from_ocr"] is True and a["top"]
@@ -153,31 +196,6 @@ def test_paper_preset_fits_with_the_papers_training_and_hard_routing(tiny, tmp_p
     run("evaluate", "--run", out, "--test", tiny, "--out", ev)
     m = json.loads((ev / "metrics.json").read_text())
     assert m["routing_rule"] == "centroid" and m["routing"]["recall_top1"] == 1.0      # one cluster: every class is in it
-
-
-def test_offline_fused_baselines_fit_and_evaluate_beside_dmw(tiny, tmp_path):
-    "`fit --fused`: both offline fused models train per cluster on the same memes, are indexed, and `evaluate` scores them beside DMW."
-    import json
-    out, ev = tmp_path / "run", tmp_path / "eval"
-    run("fit", "--train", tiny, "--out", out, "--scale", "smoke", "--clusters", "2", "--fused", "alpha_fusion", "concat_fusion")
-    info = json.loads((out / "fit.json").read_text())
-    assert info["streams"] == ["image", "text", "alpha_fusion", "concat_fusion"]
-    for kind in ("alpha_fusion", "concat_fusion"):
-        s = json.loads(next((out / "models").glob(f"{kind}-c*/summary.json")).read_text())
-        assert s["modality"] == "multimodal" and s["trainable"].startswith(f"{kind} head") and "+" in s["backbone"]
-        assert s["select"] == "validation" and s["val_epoch0"]["n"] > 0
-    idx = json.loads((out / "indexes" / "indexes.json").read_text())["indexes"]
-    assert {e["modality"] for e in idx} == {"image", "text", "alpha_fusion", "concat_fusion"}
-    assert {e["dim"] for e in idx if e["modality"] in ("alpha_fusion", "concat_fusion")} == {512}
-    run("evaluate", "--run", out, "--test", tiny, "--out", ev)
-    m = json.loads((ev / "metrics.json").read_text())
-    for kind in ("alpha_fusion", "concat_fusion"):
-        assert m[kind]["accuracy"] > 0.5                                            # 8 classes: chance is 0.125
-        assert all(kind in v for v in m["per_cluster"].values())
-    pred = pd.read_csv(ev / "predictions.csv", keep_default_na=False)
-    assert {"alpha_fusion", "concat_fusion", "predicted"} <= set(pred.columns)
-    bad = run("fit", "--train", tiny, "--out", tmp_path / "x", "--fused", "late_fusion", check=False)
-    assert bad.returncode != 0 and "late_fusion" in bad.stderr
 
 
 def test_weights_lists_the_multimodal_baselines(tmp_path):
