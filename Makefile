@@ -24,8 +24,9 @@ check-export: install
 	@if [ -n "$$(git status --porcelain -- memeclust)" ]; then \
 	  echo "ERROR: nbdev_export changed memeclust/ (edit the notebooks, export, commit):"; git status --porcelain -- memeclust; exit 1; fi
 
+# Two notebooks at a time on 2 cores: one BLAS/OpenMP thread each (two threads each would oversubscribe the cores).
 test-nbs: install
-	$(BIN)/nbdev_test --n_workers 2 --timing
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 
 test-py: install
 	$(BIN)/python -m pytest -q --durations=10 tests

@@ -79,10 +79,28 @@ def _evaluate(a):
 def _assign(a):
     import json
     from memeclust.pipeline import assign
+    from memeclust.batch import assign_batch
     from memeclust.render import TesseractMissing
-    try: print(json.dumps(assign(a.run, a.image, a.text, a.top, routing=a.routing, device=a.device, threshold=a.threshold), indent=1))
-    except TesseractMissing as e: sys.exit(f"memeclust assign: no text given and OCR is unavailable: {e}; pass --text")
+    one = a.out is None and len(a.inputs) == 1 and Path(a.inputs[0]).is_file() and Path(a.inputs[0]).suffix.lower() not in (
+        ".csv", ".tsv", ".jsonl", ".ndjson", ".parquet")
+    if a.out is None and not one: sys.exit("memeclust assign: several memes, a folder or a manifest: pass --out FILE (.csv, .jsonl or .parquet)")
+    try:
+        if one:
+            text = "" if a.no_ocr and a.text is None else a.text
+            print(json.dumps(assign(a.run, a.inputs[0], text, a.top, a.neighbours, a.routing, a.device, a.threshold), indent=1))
+        else: assign_batch(a.run, a.inputs, a.out, a.top, a.neighbours, not a.no_ocr, a.workers, a.chunk, a.routing, a.threshold, a.device)
+    except TesseractMissing as e: sys.exit(f"memeclust assign: no text given and OCR is unavailable: {e}; pass --text or --no-ocr")
     except (FileNotFoundError, ValueError, OSError) as e: sys.exit(f"memeclust assign: {e}")
+
+def _add(a):
+    from memeclust.batch import add_references
+    try: add_references(a.run, a.manifest, a.device)
+    except (FileNotFoundError, ValueError) as e: sys.exit(f"memeclust add: {e}")
+
+def _report(a):
+    from memeclust.report import write_report
+    try: print(write_report(a.predictions, a.out, a.title))
+    except (FileNotFoundError, ValueError) as e: sys.exit(f"memeclust report: {e}")
 
 def _import(a):
     from memeclust import layouts
@@ -154,11 +172,26 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--threshold", type=float, default=None,
                    help="open-set threshold on P(right): below it a meme is 'known = false' (default: the run's, chosen on validation)")
     e.add_argument("--device", default="auto"); e.set_defaults(func=_evaluate)
-    g = sub.add_parser("assign", help="assign one meme image (and its text, else OCR) to the run's KYM classes: JSON")
-    g.add_argument("--run", required=True); g.add_argument("image"); g.add_argument("--text", default=None)
+    g = sub.add_parser("assign", help="assign memes to the run's KYM classes: one image (JSON), or images, folders and manifests (--out TABLE)",
+                       description="One image file without --out prints its answer as JSON. With --out, every meme of the INPUTs (image files, "
+                                   "folders searched recursively for images, manifests whose label is optional) goes into one table "
+                                   "(.csv, .jsonl or .parquet); bad files go to <out>.rejects.csv; a rerun skips memes already in the table.")
+    g.add_argument("--run", required=True); g.add_argument("inputs", nargs="+", metavar="INPUT")
+    g.add_argument("--out", default=None, help="the table to write (.csv, .jsonl, .parquet)")
+    g.add_argument("--text", default=None, help="one image: its text (default: OCR)")
+    g.add_argument("--no-ocr", action="store_true", help="no OCR: memes without a text are assigned by the image alone")
+    g.add_argument("--workers", type=int, default=2, help="OCR processes (default: 2)")
+    g.add_argument("--chunk", type=int, default=256, help="memes scored at a time (memory; default: 256)")
+    g.add_argument("--neighbours", type=int, default=3, help="nearest references shown per modality (default: 3)")
     g.add_argument("--top", type=int, default=5); g.add_argument("--routing", choices=["global", "soft", "centroid"], default=None)
     g.add_argument("--threshold", type=float, default=None, help="open-set threshold on P(right) (default: the run's)")
     g.add_argument("--device", default="auto"); g.set_defaults(func=_assign)
+    ad = sub.add_parser("add", help="add labelled reference memes (new or known classes) to a fitted run, without retraining")
+    ad.add_argument("--run", required=True); ad.add_argument("manifest"); ad.add_argument("--device", default="auto")
+    ad.set_defaults(func=_add)
+    rp = sub.add_parser("report", help="a static HTML page of an assign table: thumbnails, classes, known, weights, nearest references")
+    rp.add_argument("predictions", help="the table `memeclust assign --out` wrote"); rp.add_argument("--out", required=True, help="folder for index.html")
+    rp.add_argument("--title", default=None); rp.set_defaults(func=_report)
     i = sub.add_parser("import", help="write a manifest from a dataset layout: an image folder per class, IMKG KYM records, HF Parquet")
     lay = i.add_subparsers(dest="layout", required=True, metavar="LAYOUT")
     li = lay.add_parser("imagefolder", help="ROOT/<class>/**/<image> (torchvision ImageFolder)")

@@ -289,9 +289,12 @@ def _embedded_images(df: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, list[s
     return df, [f"{int(embedded.sum())} image cells held the image bytes themselves: written to {out} and read from there"]
 
 def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = True, decode: bool = True,
-                      workers: int = 4, first_row: int = 2) -> Manifest:
+                      workers: int = 4, first_row: int = 2, default_label: str | None = None) -> Manifest:
     "Validate manifest rows whose image paths are relative to `root`; see `load_manifest`."
     root = Path(root).resolve(); df = df.copy(); notes = []
+    if default_label is not None:                            # memes to assign: a label is optional
+        labels = df["label"] if "label" in df.columns else pd.Series(None, index=df.index, dtype=object)
+        df["label"] = labels.map(lambda v: default_label if v is None or not str(v).strip() else v)
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing: raise ValueError(f"manifest lacks required column(s) {', '.join(missing)}; it has: {', '.join(map(str, df.columns))}")
     for col, default in (("text", None), ("status", "confirmed"), ("source", "unknown")):
@@ -339,12 +342,13 @@ def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = T
     return Manifest(rows, rej, root, n_in=len(df), notes=notes)
 
 def load_manifest(path: str | Path, check_images: bool = True, decode: bool = True, workers: int = 4,
-                  rejects_csv: str | Path | None = None) -> Manifest:
+                  rejects_csv: str | Path | None = None, default_label: str | None = None) -> Manifest:
     """Read and validate a manifest file; image paths are relative to its folder (`in_folder`: a link there is read
-    wherever it leads, a path written to leave the folder is refused). Optionally write the rejects CSV."""
+    wherever it leads, a path written to leave the folder is refused). `default_label`: the label of rows without one
+    (memes to assign), else a missing label is a reject. Optionally write the rejects CSV."""
     path = Path(path); df, bad, file_notes = read_table(path)
     first = 2 if path.suffix.lower() in (".csv", ".tsv") else 1
-    m = validate_manifest(df, path.parent, check_images, decode, workers, first_row=first)
+    m = validate_manifest(df, path.parent, check_images, decode, workers, first_row=first, default_label=default_label)
     if bad:
         if path.suffix.lower() in (".jsonl", ".ndjson"):  # renumber to file lines: parsed records keep their order
             good_lines = [i for i, l in enumerate(_decode(path.read_bytes()).splitlines(), 1) if l.strip() and i not in {b["row"] for b in bad}]

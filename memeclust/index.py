@@ -11,8 +11,8 @@ import faiss, numpy as np, pandas as pd
 from .core import atomic_write, content_hash, write_text
 
 # %% auto #0
-__all__ = ['MODALITIES', 'STREAMS', 'ReferenceIndex', 'build_index', 'save_index', 'load_index', 'IndexSet', 'save_index_set',
-           'load_index_set', 'similar_class_counts', 'duplicate_classes']
+__all__ = ['MODALITIES', 'STREAMS', 'ReferenceIndex', 'build_index', 'extend_index', 'save_index', 'load_index', 'IndexSet',
+           'save_index_set', 'load_index_set', 'similar_class_counts', 'duplicate_classes']
 
 # %% ../nbs/07_index.ipynb #f10df31e
 MODALITIES = ("image", "text")
@@ -125,6 +125,21 @@ def build_index(vectors, meme_ids, labels, modality: str, cluster="all", info: d
     if len(V): index.add(_unit(V, "vectors", ids))
     ref = ReferenceIndex(modality, cluster, ids, labels, index, dict(info or {}))
     ref._gpu = _gpu_copy(index, gpu) if len(V) else None
+    return ref
+
+# %% ../nbs/07_index.ipynb #8b16d8b0
+def extend_index(ref: ReferenceIndex, vectors, meme_ids, labels) -> ReferenceIndex:
+    """Append `vectors` (n x d) with their meme ids and class labels to `ref`, in place; returns `ref`.
+    Raises ValueError for another dimension, an all-zero vector, or a meme id the index already holds."""
+    V = np.asarray(vectors, dtype=np.float32)
+    if V.ndim != 2 or V.shape[1] != ref.dim: raise ValueError(f"vectors of shape {V.shape} for an index of {ref.dim} dims")
+    ids, labs = _strings(meme_ids, "meme_ids", len(V)), _strings(labels, "labels", len(V))
+    dup = sorted(set(ids) & set(ref.meme_ids))
+    if dup or len(set(ids)) < len(ids):
+        raise ValueError(f"{len(dup) or len(ids) - len(set(ids))} meme id(s) already in the index (first: {(dup or list(ids))[0]!r})")
+    if len(V): ref.index.add(_unit(V, "vectors", ids))
+    ref.meme_ids, ref.labels = np.concatenate([ref.meme_ids, ids]), np.concatenate([ref.labels, labs])
+    if ref._gpu is not None: ref._gpu = _gpu_copy(ref.index, True)     # a GPU copy follows the CPU index
     return ref
 
 # %% ../nbs/07_index.ipynb #07790a99

@@ -26,8 +26,8 @@ from .evaluate import classification_metrics
 __all__ = ['ROUTINGS', 'FIT_PRESETS', 'file_fingerprint', 'run_config', 'trainable', 'train_groups', 'embed_group',
            'precision_at_1', 'index_groups', 'FitError', 'degraded_copies', 'validation_distances',
            'calibrate_on_validation', 'fit_evidence', 'fit', 'Preset', 'FittedRun', 'load_run', 'fit_summary',
-           'QueryScores', 'score', 'mix', 'fusion_rules', 'predict', 'metrics_summary', 'evaluate', 'assign',
-           'nearest_neighbour_predictions']
+           'QueryScores', 'score', 'mix', 'fusion_rules', 'predict', 'metrics_summary', 'evaluate', 'run_rule',
+           'answers', 'assign', 'nearest_neighbour_predictions']
 
 # %% ../nbs/11_pipeline.ipynb #9cb71ad2
 def file_fingerprint(path) -> str:
@@ -443,6 +443,7 @@ class FittedRun:
     class_cluster: dict           # class -> cluster name ("1".."k")
     indexes: dict                 # (cluster, modality) -> ReferenceIndex
     calibration: dict             # {"routing": T, "clusters": {cluster: {modality: temperature}}}
+    _cache: dict = dataclasses.field(default_factory=dict, repr=False)   # built once: (role, device) -> Encoder; references
 
     def model_dir(self, modality: str, cluster: str) -> Path | None:
         d = self.folder / "models" / f"{modality}-c{cluster}"
@@ -462,6 +463,28 @@ class FittedRun:
         if e is None: return None
         rule = EvidenceDMW.from_dict(e)
         return rule if threshold is None else dataclasses.replace(rule, threshold=float(threshold))
+
+    def references(self) -> pd.Series:
+        """Image path of every reference meme (index: meme_id), from the training manifest and the manifests `add`
+        put in (`fit.json` names them); read once. A manifest no longer where it was gives no paths, not an error."""
+        if "_refs" not in self._cache:
+            paths = []
+            for f in [self.info["manifest"], *[a["manifest"] for a in self.info.get("added", [])]]:
+                if not Path(f).exists(): continue
+                m = load_manifest(f, check_images=False)
+                paths.append(pd.Series([str(m.root / p) for p in m.rows.image], index=m.rows.meme_id.astype(str)))
+            refs = pd.concat(paths) if paths else pd.Series(dtype=str)
+            self._cache["_refs"] = refs[~refs.index.duplicated(keep="last")]
+        return self._cache["_refs"]
+
+    def encoder(self, role: str, device: str = "cpu"):
+        """The frozen backbone of `role` ('protomeme', 'image' or 'text') the run reads, built once per run and device:
+        no dense layer in head mode (the heads read the backbone's own embedding)."""
+        if (role, device) not in self._cache:
+            t = self.info["train"]
+            dense = None if role != "text" or t.get("mode") == "head" else t.get("dense_dim", 4096)
+            self._cache[(role, device)] = build_encoder(self.info[f"{role}_backbone"], device=device, dense_dim=dense)
+        return self._cache[(role, device)]
 
     def routing_rule(self, routing: str | None = None, top_m: int | None = None):
         "The routing rule object for `routing` (None: the run's own, 'soft' for the default preset, 'centroid' for the paper's)."
@@ -515,12 +538,7 @@ class QueryScores:
     text_available: np.ndarray    # (n,) False for an empty text
     routing: str = "centroid"
     d_fused: dict = dataclasses.field(default_factory=dict)   # fused stream name -> (n, C), as d_image (fits with `fused`)
-
-def _base_encoder(run: FittedRun, modality: str, device: str):
-    "The frozen backbone the run's heads (or untrained indexes) read: no dense layer in head mode."
-    t = run.info["train"]
-    dense = None if modality == "image" or t.get("mode") == "head" else t.get("dense_dim", 4096)
-    return build_encoder(run.info[f"{modality}_backbone"], device=device, dense_dim=dense)
+    embeddings: dict = dataclasses.field(default_factory=dict)  # (cluster, stream) -> the queries' Embeddings scored there
 
 def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m: int | None = None, device: str = "cpu",
           log=print, progress: bool = False) -> QueryScores:
@@ -528,7 +546,7 @@ def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m:
     cluster it has membership in (Algorithm 2, lines 3-7). Queries whose image cannot be read are left out (their
     manifest rejects say why). Raises FileNotFoundError when a cluster has no image index."""
     rule = run.routing_rule(routing, top_m)
-    feats = embed_manifest(manifest, build_encoder(run.info["protomeme_backbone"], device=device), progress=progress)
+    feats = embed_manifest(manifest, run.encoder("protomeme", device), progress=progress)
     rows = manifest.rows.set_index(manifest.rows.meme_id.astype(str))
     ids = np.asarray(feats.meme_ids, dtype=object)
     labels = rows.label.astype(str).loc[ids].to_numpy() if len(ids) else np.zeros(0, object)
@@ -536,13 +554,14 @@ def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m:
     classes = np.array(sorted(run.class_cluster))
     class_cluster = np.array([run.class_cluster[c] for c in classes])
     streams = run.info.get("streams", ["image", "text"])
-    base = {m: _base_encoder(run, m, device) for m in ("image", "text")}
+    base = {m: run.encoder(m, device) for m in ("image", "text")}
     routed = manifest.subset(ids)
     base_emb = {m: embed_manifest(routed, base[m], progress=progress) for m in ("image", "text")}
     if streams[2:]:                                          # one joined input serves every fused stream
         joined = multimodal_embeddings(routed, base_emb["image"], base_emb["text"])
         base_emb.update({f: joined for f in streams[2:]})
     d = {m: np.full((len(ids), len(classes)), np.inf, np.float32) for m in streams}
+    kept = {}
     for k, c in enumerate(run.clusters):
         sel = np.flatnonzero(M[:, k] > 0)
         if not len(sel): continue
@@ -553,6 +572,7 @@ def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m:
             if idx is None or not len(cols): continue
             emb = embed_group(manifest, ids[sel], run.model_dir(m, c), base.get(m), device, base_emb[m])
             if not len(emb.meme_ids): continue
+            kept[(c, m)] = emb
             where = pd.Series(range(len(ids)), index=ids).loc[emb.meme_ids].to_numpy()
             k = run.info.get("text_neighbours", 1) if m == "text" else 1
             d[m][np.ix_(where, cols)] = index_class_distances(idx, emb.vectors, classes=classes[cols], k=k)[0]
@@ -561,7 +581,7 @@ def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m:
         if n: log(f"{n} queries without a {m} embedding are scored by the other modality")
     text_ok = has_text(rows.text.loc[ids]) if len(ids) else np.zeros(0, bool)
     return QueryScores(ids, labels, classes, class_cluster, list(run.clusters), M, d["image"], d["text"], text_ok, rule.name,
-                       {f: d[f] for f in streams[2:]})
+                       {f: d[f] for f in streams[2:]}, kept)
 
 # %% ../nbs/11_pipeline.ipynb #c28e38eb
 def mix(rule, s: QueryScores):
@@ -684,12 +704,52 @@ def _evidence_why(d_row, classes, reliability: float, available: bool = True) ->
     return {"reliability": round(float(reliability), 4), "nearest_class": c, "distance": round(float(d1), 4), "margin": round(float(margin), 4),
             "why": f"nearest class {c} at cosine distance {d1:.2f}, {margin:.2f} closer than the next class: reliability {reliability:.2f}"}
 
+def run_rule(run: FittedRun, threshold: float | None = None):
+    "The fusion rule object that answers `predicted` for `run` (`threshold` overrides its open-set threshold)."
+    rules = {r.name: r for r in fusion_rules(run.calibration, threshold=threshold)}
+    return rules.get(run.fusion, rules["dmw_calibrated"])
+
+def answers(run: FittedRun, s: QueryScores, rule, top: int = 5, neighbours: int = 3) -> list[dict]:
+    """One JSON-able answer per query of `s` (`score`'s output): the `top` classes and probabilities under `rule`, the
+    modality weights, the routing, each modality's `neighbours` nearest reference memes in the query's top cluster
+    (meme_id, label, path, cosine similarity) and, for the evidence rule, `known`, P(right) and each modality's
+    reliability and why (the paper's Section 7: distances to the references, to examine borderline cases)."""
+    r = mix(rule, s)
+    P, refs = r.probabilities, run.references()
+    out = []
+    for i in range(len(s.meme_ids)):
+        c = s.clusters[int(s.membership[i].argmax())]
+        order = np.argsort(-P[i], kind="stable")[:top]
+        a = {"meme_id": str(s.meme_ids[i]), "cluster": c, "routing": s.routing, "fusion": rule.name,
+             "membership": {cl: round(float(v), 4) for cl, v in zip(s.clusters, s.membership[i]) if v > 0},
+             "top": [{"class": str(s.classes[j]), "probability": float(P[i, j])} for j in order if P[i, j] > 0],
+             "w_text": float(r.w_text[i]), "w_image": float(r.w_image[i]), "nearest": {}}
+        for mod in ("image", "text"):
+            a["nearest"][mod] = _nearest(run, s, c, mod, i, neighbours, refs)
+        if r.p_right is not None:
+            a |= {"known": bool(r.p_right[i] >= rule.threshold), "p_right": round(float(r.p_right[i]), 4),
+                  "threshold": rule.threshold,
+                  "evidence": {"image": _evidence_why(s.d_image[i], s.classes, r.r_image[i]),
+                               "text": _evidence_why(s.d_text[i], s.classes, r.r_text[i], bool(s.text_available[i]))}}
+        out.append(a)
+    return out
+
+def _nearest(run: FittedRun, s: QueryScores, c: str, mod: str, i: int, k: int, refs: pd.Series) -> list[dict]:
+    "Query i's `k` nearest references of modality `mod` in cluster `c`: [{meme_id, label, path, similarity}]."
+    idx, emb = run.indexes.get((c, mod)), s.embeddings.get((c, mod))
+    if idx is None or emb is None or (mod == "text" and not s.text_available[i]): return []
+    row = {m: j for j, m in enumerate(emb.meme_ids)}.get(s.meme_ids[i])
+    if row is None: return []
+    near = idx.neighbours(emb.vectors[row:row + 1], k)
+    near["path"] = refs.reindex(near.meme_id.astype(str)).fillna("").to_numpy()
+    near["similarity"] = near.similarity.astype(float).round(4)
+    return near[["meme_id", "label", "path", "similarity"]].to_dict("records")
+
 def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: int = 3, routing: str | None = None, device: str = "auto",
            threshold: float | None = None) -> dict:
     """Assign one meme (an image file, optionally its text; OCR when None) to the run's classes with the run's fusion
-    rule and routing: a JSON-able dict with the top classes, `known` (the open-set answer; `threshold` overrides the run's),
-    each modality's reliability and why, and each modality's nearest reference memes. Raises what `load_image` raises
-    for an unreadable file, `TesseractMissing` when OCR is needed and Tesseract is not installed."""
+    rule and routing: `answers`' dict plus the image path, the text and whether OCR read it. Raises what `load_image`
+    raises for an unreadable file, `TesseractMissing` when OCR is needed and Tesseract is not installed."""
     dev, run, image = pick_device(device), load_run(run_dir), Path(image)
     load_image(image)                                        # a clear error for an unreadable file
     ocr, ocr_error = text is None, ""
@@ -698,35 +758,15 @@ def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: in
         except TesseractMissing: raise
         except Exception as e:                               # OCR failed on this image: decide by the image alone, and say so
             text, ocr_error = "", f"{type(e).__name__}: {e}".splitlines()[0][:300] + "; assigned by the image alone"
-    rules = {r.name: r for r in fusion_rules(run.calibration, threshold=threshold)}
-    rule = rules.get(run.fusion, rules["dmw_calibrated"])
     with tempfile.TemporaryDirectory() as tmp:               # a one-row manifest: the one data format
         shutil.copy(image, Path(tmp) / image.name)
-        write_manifest(pd.DataFrame([dict(meme_id="query", image=image.name, text=text, label="?", status="unconfirmed", source="query")]),
-                       Path(tmp) / "query.csv")
-        m = load_manifest(Path(tmp) / "query.csv")
-        s = score(run, m, routing, None, dev, log=lambda *_: None)
-        r = mix(rule, s)
-        P, wt, wv = r.probabilities, r.w_text, r.w_image
-        order = np.argsort(-P[0], kind="stable")[:top]
-        c = s.clusters[int(s.membership[0].argmax())]
-        near = {}
-        for mod in ("image", "text"):
-            idx = run.indexes.get((c, mod))
-            if idx is None or (mod == "text" and not s.text_available[0]): near[mod] = []; continue
-            base = _base_encoder(run, mod, dev)
-            q = embed_group(m, ["query"], run.model_dir(mod, c), base, dev, embed_manifest(m, base, progress=False)).vectors
-            near[mod] = idx.neighbours(q, neighbours)[["meme_id", "label", "similarity"]].to_dict("records")
-    out = {"image": str(image), "text": text, "text_from_ocr": ocr, **({"ocr_error": ocr_error} if ocr_error else {}),
-           "cluster": c, "routing": s.routing, "fusion": rule.name,
-           "membership": {cl: round(float(v), 4) for cl, v in zip(s.clusters, s.membership[0]) if v > 0},
-           "top": [{"class": str(s.classes[i]), "probability": float(P[0, i])} for i in order],
-           "w_text": float(wt[0]), "w_image": float(wv[0]), "nearest": near}
-    if r.p_right is not None:
-        out |= {"known": bool(r.p_right[0] >= rule.threshold), "p_right": round(float(r.p_right[0]), 4), "threshold": rule.threshold,
-                "evidence": {"image": _evidence_why(s.d_image[0], s.classes, r.r_image[0]),
-                             "text": _evidence_why(s.d_text[0], s.classes, r.r_text[0], bool(s.text_available[0]))}}
-    return out
+        row = dict(meme_id="query", image=image.name, text=text, label="?", status="unconfirmed", source="query")
+        write_manifest(pd.DataFrame([row]), Path(tmp) / "query.csv")
+        s = score(run, load_manifest(Path(tmp) / "query.csv"), routing, None, dev, log=lambda *_: None)
+        a = answers(run, s, run_rule(run, threshold), top, neighbours)[0]
+    extra = {"ocr_error": ocr_error} if ocr_error else {}
+    return {"image": str(image), "text": text, "text_from_ocr": ocr, **extra, **{k: v for k, v in a.items() if k != "meme_id"}}
+
 
 # %% ../nbs/11_pipeline.ipynb #a48c6c41
 def nearest_neighbour_predictions(references: Manifest, queries: Manifest, modality: str, encoder) -> pd.Series:

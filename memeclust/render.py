@@ -24,7 +24,7 @@ __all__ = ['IMAGE_SUFFIXES', 'FONT_FILES', 'MANIFEST_COLUMNS', 'TESSERACT_MAX_SI
            'TemplateError', 'TextBox', 'Template', 'kym_slug', 'load_template', 'load_templates', 'font_path',
            'stylize', 'fit_text', 'render_meme', 'read_captions', 'class_table', 'realmemes_manifest',
            'TesseractMissing', 'tesseract_available', 'tesseract_words', 'ringed_components', 'preprocess_image',
-           'ocr_image', 'levenshtein', 'char_error_rate', 'measure_ocr_cer', 'ocr_missing_text']
+           'ocr_image', 'levenshtein', 'char_error_rate', 'measure_ocr_cer', 'ocr_many', 'ocr_missing_text']
 
 # %% ../nbs/03_render.ipynb #3c19f442
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp")
@@ -440,17 +440,30 @@ def measure_ocr_cer(realmemes_root: str | Path, n: int = 40, seed: int = 0, prep
                              seconds=time.perf_counter() - t0, preprocess=chosen))
     return pd.DataFrame(rows)
 
+# %% ../nbs/03_render.ipynb #d448cd1f
+def ocr_many(paths, workers: int = 2, preprocess: str = "auto") -> list[tuple[str, str]]:
+    """(text, error) per image path, read by `ocr_image` in `workers` processes, in order; error '' where it read, text ''
+    where it failed (the exception's first line). Raises TesseractMissing when Tesseract is not installed."""
+    from joblib import Parallel, delayed
+    if not tesseract_available(): raise TesseractMissing()
+    def one(p):
+        try: return ocr_image(p, preprocess=preprocess), ""
+        except Exception as e: return "", f"{type(e).__name__}: {e}".splitlines()[0][:300]
+    paths = list(paths)
+    if workers <= 1 or len(paths) < 2: return [one(p) for p in paths]
+    return Parallel(n_jobs=workers)(delayed(one)(p) for p in paths)
+
 # %% ../nbs/03_render.ipynb #ddc46ff3
-def ocr_missing_text(manifest_df: pd.DataFrame, root: str | Path, preprocess: str = "auto") -> pd.DataFrame:
-    "Copy of `manifest_df` with empty `text` filled by OCR of `root/image`; adds `text_ocr` (bool) and `ocr_error` (reason or '')."
+def ocr_missing_text(manifest_df: pd.DataFrame, root: str | Path, preprocess: str = "auto", workers: int = 2) -> pd.DataFrame:
+    """Copy of `manifest_df` with empty `text` filled by OCR of `root/image` (`ocr_many` in `workers` processes); adds
+    `text_ocr` (bool) and `ocr_error` (reason or ''). Raises TesseractMissing when some text must be read."""
     df = manifest_df.copy(); root = Path(root)
     text = df["text"].fillna("").astype(str) if "text" in df else pd.Series("", index=df.index)
-    todo = text.str.strip() == ""
+    todo = df.index[text.str.strip() == ""]
     df["text"] = text; df["text_ocr"] = False; df["ocr_error"] = ""
-    if todo.any() and not tesseract_available(): raise TesseractMissing()
-    for i in df.index[todo]:
-        try: df.at[i, "text"] = ocr_image(root / str(df.at[i, "image"]), preprocess=preprocess); df.at[i, "text_ocr"] = True
-        except TesseractMissing: raise
-        except Exception as e:      # unreadable, missing or odd image: report it on its row and go on
-            df.at[i, "ocr_error"] = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+    if not len(todo): return df
+    read = ocr_many([root / str(df.at[i, "image"]) for i in todo], workers, preprocess)
+    df.loc[todo, "text"] = [t for t, _ in read]
+    df.loc[todo, "ocr_error"] = [e for _, e in read]
+    df.loc[todo, "text_ocr"] = [e == "" for _, e in read]
     return df

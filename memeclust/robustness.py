@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from .data import write_manifest
-from .render import (TemplateError, class_table, font_path, load_template, ocr_image, read_captions, render_meme,
+from .render import (TemplateError, class_table, font_path, load_template, ocr_many, read_captions, render_meme,
                               tesseract_available)
 from .synth import add_grain, smooth_field
 
@@ -139,14 +139,6 @@ def split_classes(classes: pd.DataFrame, phrases: dict, n_left_out: int, seed: i
     return [c for c in classes.kym_slug if c not in out], sorted(out)
 
 # %% ../nbs/17_robustness.ipynb #2eb87774
-def _ocr_all(paths: list, workers: int) -> list:
-    "Tesseract's text of each image (parallel processes); '' where OCR fails."
-    from joblib import Parallel, delayed
-    def one(p):
-        try: return ocr_image(p)
-        except Exception: return ""
-    return Parallel(n_jobs=workers)(delayed(one)(p) for p in paths)
-
 def robustness_suite(realmemes_root, out_dir, scale: str = "demo", seed: int = 0, ocr: bool = True, workers: int = 2,
                      log=print) -> dict:
     """Render the suite into `out_dir`: {"references": path, condition: path} of manifests (see the table above).
@@ -231,7 +223,7 @@ def robustness_suite(realmemes_root, out_dir, scale: str = "demo", seed: int = 0
         sets["open_set"].append(_row(mid, _save(pic, out, f"images/open_set/no-meme/{mid}.jpg"), "", "no-meme", "", "no meme", "open_set"))
     if sets["reposted"]:
         use = ocr and tesseract_available()
-        texts = _ocr_all([out / r["image"] for r in sets["reposted"]], workers) if use else [r["text"] for r in sets["reposted"]]
+        texts = [t for t, _ in ocr_many([out / r["image"] for r in sets["reposted"]], workers)] if use else [r["text"] for r in sets["reposted"]]
         for r, t in zip(sets["reposted"], texts): r.update(given_text=r["text"], text=" ".join(str(t).split()), text_source="ocr" if use else "given")
         log(f"reposted: {len(texts)} memes, text {'read back by Tesseract' if use else 'as given (no OCR)'}")
     paths = {"references": write_manifest(pd.DataFrame(refs), out / "references.csv")}

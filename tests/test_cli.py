@@ -1,5 +1,5 @@
 """The `memeclust` command as a researcher uses it: help, reproduce end to end, failures that name their cause."""
-import subprocess, sys
+import json, re, subprocess, sys
 from pathlib import Path
 
 import nbformat, pytest
@@ -18,7 +18,7 @@ def run(*args, cwd=None, check=True):
 
 def test_help_lists_the_commands():
     out = run("--help").stdout
-    for cmd in ["reproduce", "synth", "validate", "realmemes", "ocr", "weights", "fit", "evaluate", "assign"]:
+    for cmd in ["reproduce", "synth", "validate", "realmemes", "ocr", "weights", "fit", "evaluate", "assign", "add", "report", "import"]:
         assert cmd in out
     assert "--scale" in run("reproduce", "--help").stdout
 
@@ -212,3 +212,78 @@ def test_weights_lists_the_multimodal_baselines(tmp_path):
     p = subprocess.run([str(BIN), "weights", "--weights-dir", tmp_path], capture_output=True, text=True, env=env, timeout=600)
     clip = next(l for l in p.stdout.splitlines() if l.split()[:1] == ["clip"])
     assert " True " in clip and str(tmp_path / "openai--clip-vit-base-patch32") in clip
+
+
+def _chromium():
+    import shutil
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_batch_assign_a_folder_resumes_and_reports(cli_run, tmp_path):
+    "A folder of memes (and a broken file) into one Parquet table with rejects; a rerun skips what is done; the page shows it."
+    import shutil
+    out, train, test, _ = cli_run
+    root = train.parent
+    memes = tmp_path / "scraped"; (memes / "deeper").mkdir(parents=True)
+    ids = pd.read_csv(test).meme_id
+    for i, mid in enumerate(m for m in ids if m != "broken"):
+        shutil.copy(root / "img" / f"{mid}.png", memes / ("deeper" if i % 2 else "") / f"{mid}.png")
+    shutil.copy(root / "img" / "broken.png", memes / "broken.png")
+    (memes / "readme.txt").write_text("not a meme")
+    table = tmp_path / "assigned.parquet"
+    p = run("assign", "--run", out, memes, "--out", table, "--no-ocr")
+    df = pd.read_parquet(table)
+    n = len(ids) - 1
+    assert len(df) == n and df.meme_id.is_unique and df.path.map(lambda s: Path(s).exists()).all()
+    assert {"predicted", "probability", "known", "w_text", "w_image", "r_image", "top", "nearest_image"} <= set(df.columns)
+    assert (df.text == "").all() and (df.w_image == 1).all()                    # --no-ocr: the image alone
+    label = df.meme_id.str.extract(r"(c\d+)-")[0].str.replace("c", "class-")
+    assert (df.predicted == label).mean() >= 0.75
+    near = json.loads(df.nearest_image.iloc[0])
+    assert len(near) == 3 and {"meme_id", "label", "path", "similarity"} <= set(near[0]) and Path(near[0]["path"]).exists()
+    rejects = pd.read_csv(tmp_path / "assigned.rejects.csv")
+    assert rejects.meme_id.tolist() == ["scraped/broken.png"] and rejects.reason.str.contains("not an image").all()
+    again = run("assign", "--run", out, memes, "--out", table, "--no-ocr")
+    assert f"0 memes to assign from 1 input(s), {n} done before" in again.stdout and len(pd.read_parquet(table)) == n
+    page = tmp_path / "page"
+    run("report", table, "--out", page)
+    assert (page / "index.html").exists() and len(list((page / "thumbs").glob("*.jpg"))) >= n
+    if _chromium() is None: pytest.skip("no chromium here to open the page in (apt-get install chromium)")
+    shot = tmp_path / "page.png"
+    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--window-size=1400,1000"]
+    dom = subprocess.run(cmd + ["--dump-dom", (page / "index.html").as_uri()], capture_output=True, text=True, timeout=120).stdout
+    loaded = int(re.search(r'data-images-loaded="(\d+)"', dom)[1]); failed = int(re.search(r'data-images-failed="(\d+)"', dom)[1])
+    assert loaded >= n * 2 and failed == 0                                     # each meme and its nearest references
+    subprocess.run(cmd + [f"--screenshot={shot}", (page / "index.html").as_uri()], capture_output=True, timeout=120)
+    im = np.asarray(Image.open(shot).convert("L"))
+    assert im.shape == (1000, 1400) and im.std() > 20                          # not a blank page
+
+
+def test_add_a_class_never_seen_in_fitting(cli_run, tmp_path):
+    "`memeclust add` puts a new class into a copy of the run; its held-out memes are then assigned to it."
+    import shutil
+    from PIL import ImageDraw
+    run_dir = tmp_path / "run"; shutil.copytree(cli_run[0], run_dir)
+    rng = np.random.default_rng(1)
+    (tmp_path / "new").mkdir()
+    rows = []
+    for j in range(8):                                                          # a class of its own: white triangles
+        im = Image.new("RGB", (96, 96), tuple(int(v) for v in rng.integers(0, 90, 3)))
+        x, y = rng.integers(5, 40, 2)
+        ImageDraw.Draw(im).polygon([(x, y + 45), (x + 45, y + 45), (x + 22, y)], fill=(255, 255, 255))
+        im.save(tmp_path / "new" / f"tri-{j}.png")
+        rows.append(dict(meme_id=f"tri-{j}", image=f"new/tri-{j}.png", text=f"triangle meme {j} goes brrr", label="class-new",
+                         status="confirmed", source="kym"))
+    pd.DataFrame(rows[:6]).to_csv(tmp_path / "add.csv", index=False)
+    pd.DataFrame(rows[6:]).to_csv(tmp_path / "held.csv", index=False)
+    before = run("assign", "--run", run_dir, tmp_path / "held.csv", "--out", tmp_path / "before.csv")
+    assert "class-new" not in set(pd.read_csv(tmp_path / "before.csv").predicted)
+    p = run("add", "--run", run_dir, tmp_path / "add.csv")
+    assert "6 memes of 1 classes (1 new)" in p.stdout and "stay as fitted" in p.stdout
+    info = json.loads((run_dir / "fit.json").read_text())
+    assert info["added"][0]["new_classes"] == ["class-new"] and info["added"][0]["manifest"].endswith("add.csv")
+    run("assign", "--run", run_dir, tmp_path / "held.csv", "--out", tmp_path / "after.csv")
+    after = pd.read_csv(tmp_path / "after.csv")
+    assert after.predicted.tolist() == ["class-new", "class-new"] and (after.label == "class-new").all()
+    again = run("add", "--run", run_dir, tmp_path / "add.csv", check=False)
+    assert again.returncode != 0 and "already references" in again.stderr
