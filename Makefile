@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SCALE ?= demo
 
-.PHONY: install test test-nbs test-py check-export reproduce clean-runs
+.PHONY: install test test-nbs test-py check-export coverage reproduce clean-runs
 
 install: $(VENV)/.installed
 
@@ -15,7 +15,7 @@ $(VENV)/.installed: settings.ini setup.py
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "is ignored: it is neither a file" || true
 	$(BIN)/python -c "import memeclust, torch, faiss, nbdev, papermill"
 	$(BIN)/python -m ipykernel install --sys-prefix --name memeclust --display-name "memeclust (.venv)" >/dev/null
-	@command -v tesseract >/dev/null || bash .ci/install_tesseract.sh || echo "WARNING: tesseract-ocr could not be installed; OCR (memeclust ocr, realmemes CER) will say so and its tests skip."
+	@bash .ci/install_system.sh || echo "WARNING: tesseract-ocr or chromium could not be installed: OCR will say so, and the tests that need them skip."
 	touch $@
 
 # nbdev_export on a committed tree must change nothing: notebooks are the source of memeclust/.
@@ -38,6 +38,10 @@ test: check-export
 	$(MAKE) --no-print-directory test-nbs 2>&1 | tee runs/test-nbs.log && \
 	$(MAKE) --no-print-directory test-py 2>&1 | tee runs/test-py.log; rc=$$?; \
 	$(BIN)/python .ci/test_budget.py runs/test-nbs.log runs/test-py.log $$start; exit $$rc
+
+# Line coverage of memeclust/ per module over both suites (subprocesses included): runs/coverage.csv.
+coverage: install
+	bash .ci/coverage.sh
 
 reproduce: install
 	$(BIN)/memeclust reproduce --scale $(SCALE)

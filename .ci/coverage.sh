@@ -21,7 +21,7 @@ sigterm = True
 RC
 export COVERAGE_PROCESS_START=$PWD/runs/coveragerc
 rm -f runs/.coverage*
-$BIN/nbdev_test --n_workers 2 --timing
+OMP_NUM_THREADS=1 $BIN/nbdev_test --n_workers 2 --timing
 $BIN/python -m pytest -q -p no:cacheprovider tests
 $BIN/coverage combine --rcfile=runs/coveragerc -q
 $BIN/coverage report --rcfile=runs/coveragerc

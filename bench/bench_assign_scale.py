@@ -5,7 +5,7 @@ each class, text the mean of each class' 3 nearest, as the default preset), the 
 (`pipeline.mix` with `dmw.EvidenceDMW`, one global group) and the open-set answer (P(right) against the threshold).
 Prints time per stage, peak memory and a sanity accuracy as a final table.
 
-usage: python bench/bench_assign_scale.py [--nq 69000] [--nr 345000] [--classes 4478] [--d 256] [--chunk 1024]
+usage: python bench/bench_assign_scale.py [--nq 69000] [--nr 345000] [--classes 4478] [--d 256] [--chunk 4096]
 
 Data: synthetic unit vectors: each class a random centre, its references and queries the centre plus noise (`--noise`)
 in each modality; 5% of the queries are of no class (pure noise), which the open set should call unknown. The
@@ -43,7 +43,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nq", type=int, default=69000); ap.add_argument("--nr", type=int, default=345000)
     ap.add_argument("--classes", type=int, default=4478); ap.add_argument("--d", type=int, default=256)
-    ap.add_argument("--chunk", type=int, default=1024); ap.add_argument("--noise", type=float, default=1.2)
+    ap.add_argument("--chunk", type=int, default=4096); ap.add_argument("--noise", type=float, default=1.2)
     ap.add_argument("--text-k", type=int, default=3)
     a = ap.parse_args()
     rng = np.random.default_rng(0)

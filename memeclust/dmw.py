@@ -10,10 +10,10 @@ import numpy as np, pandas as pd
 from .index import ReferenceIndex
 
 # %% auto #0
-__all__ = ['DISTANCES', 'class_min_distances', 'index_class_distances', 'class_topk_distances', 'class_probabilities',
-           'DMWResult', 'dmw', 'truncate_topk', 'dmw_topk', 'mean_nll', 'fit_temperature', 'StreamRule', 'PaperDMW',
-           'CalibratedDMW', 'evidence_features', 'Reliability', 'held_out_class', 'fit_reliability', 'evidence_fusion',
-           'open_set_threshold', 'EvidenceDMW', 'modality_influence']
+__all__ = ['DISTANCES', 'class_min_distances', 'index_class_distances', 'size_buckets', 'class_topk_distances',
+           'class_probabilities', 'DMWResult', 'dmw', 'truncate_topk', 'dmw_topk', 'mean_nll', 'fit_temperature',
+           'StreamRule', 'PaperDMW', 'CalibratedDMW', 'evidence_features', 'Reliability', 'held_out_class',
+           'fit_reliability', 'evidence_fusion', 'open_set_threshold', 'EvidenceDMW', 'modality_influence']
 
 # %% ../nbs/08_dmw.ipynb #b44c4230
 DISTANCES = ("cosine", "l2")
@@ -88,45 +88,52 @@ def class_min_distances(queries, references, ref_labels, classes=None, chunk_que
 def index_class_distances(index: ReferenceIndex, queries, classes=None, k: int = 1, **kw) -> tuple[np.ndarray, np.ndarray]:
     """`class_min_distances` of `queries` to every reference of a `ReferenceIndex` (cosine), or with `k` > 1 the mean
     of each class' k nearest (`class_topk_distances`): (distances, classes)."""
-    refs = index.index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.dim), np.float32)
+    refs = index.vectors()
     if k > 1: return class_topk_distances(queries, refs, index.labels, k, classes=classes, **kw)
     return class_min_distances(queries, refs, index.labels, classes=classes, **kw)
 
 # %% ../nbs/08_dmw.ipynb #cda074ab
+def size_buckets(sizes, max_refs: int = 65536, ratio: float = 1.25) -> list[np.ndarray]:
+    """Class numbers grouped by size (classes of size 0 left out): within a group the largest is at most `ratio` x the
+    smallest, and the group padded to its largest class holds at most `max_refs` rows (a larger class: alone)."""
+    sizes = np.asarray(sizes)
+    out, cur = [], []
+    for c in np.argsort(sizes, kind="stable"):
+        n = sizes[c]
+        if n == 0: continue
+        if cur and (n > ratio * sizes[cur[0]] or (len(cur) + 1) * n > max_refs): out.append(np.array(cur)); cur = []
+        cur.append(c)
+    return out + ([np.array(cur)] if cur else [])
+
 def class_topk_distances(queries, references, ref_labels, k: int = 3, classes=None, chunk_queries: int = 256,
                          chunk_refs: int = 65536) -> tuple[np.ndarray, np.ndarray]:
     """Per query and class, the mean cosine distance to the class' `k` nearest references (all where it has fewer;
-    +inf where it has none): (n_queries x n_classes float32, classes). k = 1 is `class_min_distances`. Memory: one
-    block of similarities (float64) plus a running n_queries x n_classes x k float32 array. Raises ValueError for k < 1
-    and what `class_min_distances` raises."""
+    +inf where it has none): (n_queries x n_classes float32, classes). k = 1 is `class_min_distances`. Classes of
+    similar size are gathered into a padded block (`size_buckets`), one GEMM per block of queries, then
+    `np.partition` finds each class' k largest similarities. Memory: one block of about `chunk_queries` x
+    `chunk_refs` similarities. Raises ValueError for k < 1 and what `class_min_distances` raises."""
     if int(k) < 1: raise ValueError(f"k={k}: average at least one reference per class")
     if k == 1: return class_min_distances(queries, references, ref_labels, classes, chunk_queries, chunk_refs)
     Q = _unit_rows(_rows(queries, "queries"), "queries")
     refs = np.asarray(references)
     if refs.ndim != 2 or refs.shape[1] != Q.shape[1]: raise ValueError(f"references have shape {refs.shape} but queries have {Q.shape[1]} dims")
     classes, cls = _class_numbers(ref_labels, classes, len(refs))
-    order = np.argsort(cls, kind="stable")
-    cls_sorted = cls[order]
-    top = np.full((len(Q), len(classes), k), -np.inf, np.float32)    # the k best similarities so far, per query and class
-    for s in range(0, len(refs), chunk_refs):
-        rows = order[s:s + chunk_refs]
+    size = np.bincount(cls, minlength=len(classes))
+    order, first = np.argsort(cls, kind="stable"), np.r_[0, np.cumsum(size)[:-1]]
+    out = np.full((len(Q), len(classes)), np.inf, np.float32)
+    for group in size_buckets(size, chunk_refs):
+        L = int(size[group].max())
+        pad = np.arange(L) >= size[group][:, None]                       # (g, L): slots past a class' end
+        rows = order[np.where(pad, first[group][:, None], first[group][:, None] + np.arange(L))].ravel()
         R = _unit_rows(_rows(refs[rows], "references", rows), "references", rows, inplace=True)
-        c = cls_sorted[s:s + chunk_refs]
-        starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-        seg = c[starts]
-        run_of = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(c)]))
         for q in range(0, len(Q), chunk_queries):
-            S = (Q[q:q + chunk_queries] @ R.T).astype(np.float64) - 1e-12 * np.arange(len(R))   # no exact ties: one maximum each
-            found = []
-            for _ in range(k):
-                m = np.maximum.reduceat(S, starts, axis=1)
-                found.append(m.astype(np.float32))
-                S[S >= m[:, run_of]] = -np.inf
-            merged = np.concatenate([top[q:q + chunk_queries][:, seg], np.stack(found, -1)], axis=-1)
-            top[q:q + chunk_queries, seg] = -np.sort(-merged, axis=-1)[..., :k]
-    have = np.isfinite(top)
-    mean = np.where(have, top, 0).sum(-1) / np.maximum(have.sum(-1), 1)
-    return np.where(have.any(-1), np.maximum(1 - mean, 0), np.inf).astype(np.float32), classes
+            S = (Q[q:q + chunk_queries] @ R.T).reshape(-1, len(group), L)
+            np.copyto(S, -np.inf, where=pad)
+            top = -np.partition(-S, k - 1, axis=2)[..., :k] if k < L else S
+            have = np.isfinite(top)
+            mean = np.where(have, top, 0).sum(-1) / have.sum(-1)
+            out[q:q + chunk_queries, group] = np.maximum(1 - mean, 0)
+    return out, classes
 
 # %% ../nbs/08_dmw.ipynb #332055cb
 def class_probabilities(distances, temperature: float = 1.0) -> np.ndarray:

@@ -46,6 +46,7 @@ class ReferenceIndex:
     index: faiss.Index     # IndexFlatIP over L2-normalised float32 vectors (CPU)
     info: dict = field(default_factory=dict)
     _gpu: tuple | None = field(default=None, init=False, repr=False)  # (resources, GPU copy) when searching on a GPU
+    _vectors: np.ndarray | None = field(default=None, init=False, repr=False)  # `vectors()`, read once
 
     def __post_init__(self):
         self.cluster = _check_name(self.cluster, self.modality)
@@ -62,6 +63,12 @@ class ReferenceIndex:
 
     def __repr__(self):
         return f"ReferenceIndex({self.modality}, cluster {self.cluster}: {self.ntotal} references x {self.dim} dims, {len(self.classes)} classes)"
+
+    def vectors(self) -> np.ndarray:
+        "The stored unit reference vectors (ntotal x dim, float32), read from FAISS once and kept."
+        if self._vectors is None or len(self._vectors) != self.ntotal:
+            self._vectors = self.index.reconstruct_n(0, self.ntotal) if self.ntotal else np.zeros((0, self.dim), np.float32)
+        return self._vectors
 
     def search(self, queries, k: int) -> tuple[np.ndarray, np.ndarray]:
         "Cosine similarities (float32, n x k, largest first) and row numbers (int64) of each query's `k` nearest references."
