@@ -11,8 +11,8 @@ import numpy as np
 # %% auto #0
 __all__ = ['SCALES', 'PACKAGE_DIR', 'CODE_PATHS', 'check_scale', 'repo_root', 'runs_dir', 'shared_dir', 'realmemes_dir',
            'seed_everything', 'pick_device', 'content_hash', 'artifact_path', 'code_fingerprint', 'atomic_write',
-           'write_text', 'link_or_copy', 'git_revision', 'describe_revision', 'folder_fingerprint', 'output_dirs',
-           'markdown_table', 'write_table']
+           'write_text', 'link_or_copy', 'parallel_map', 'git_revision', 'describe_revision', 'folder_fingerprint',
+           'output_dirs', 'markdown_table', 'write_table']
 
 # %% ../nbs/00_core.ipynb #0025a12f
 SCALES = ("smoke", "demo", "full")
@@ -123,6 +123,17 @@ def link_or_copy(src: str | Path, dest: str | Path) -> Path:
         import shutil
         shutil.copy2(src, dest)
     return dest
+
+# %% ../nbs/00_core.ipynb #deef4abc
+def parallel_map(fn, items, workers: int = 2) -> list:
+    """`[fn(x) for x in items]` over `workers` processes (in order; `fn` must be importable, as for any process pool),
+    in this process where `workers` <= 1 or there is one item. Raises what `fn` raises."""
+    items = list(items)
+    if workers <= 1 or len(items) < 2: return [fn(x) for x in items]
+    from joblib import Parallel, delayed
+    from joblib.externals.loky import get_reusable_executor
+    try: return Parallel(n_jobs=workers, backend="loky")(delayed(fn)(x) for x in items)
+    finally: get_reusable_executor().shutdown(wait=True)
 
 # %% ../nbs/00_core.ipynb #54841a2d
 CODE_PATHS = ("memeclust", "nbs", "settings.ini", "setup.py")

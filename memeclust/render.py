@@ -6,7 +6,7 @@
 from __future__ import annotations
 import io, json, math, os, shutil, subprocess, time, warnings, zlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 from PIL import Image, ImageColor, ImageDraw, ImageFont, ImageOps
 
-from .core import atomic_write
+from .core import atomic_write, parallel_map
 from .data import load_image, to_rgb
 
 # %% auto #0
@@ -441,17 +441,15 @@ def measure_ocr_cer(realmemes_root: str | Path, n: int = 40, seed: int = 0, prep
     return pd.DataFrame(rows)
 
 # %% ../nbs/03_render.ipynb #d448cd1f
+def _ocr_or_reason(path, preprocess: str = "auto") -> tuple[str, str]:
+    try: return ocr_image(path, preprocess=preprocess), ""
+    except Exception as e: return "", f"{type(e).__name__}: {e}".splitlines()[0][:300]
+
 def ocr_many(paths, workers: int = 2, preprocess: str = "auto") -> list[tuple[str, str]]:
     """(text, error) per image path, read by `ocr_image` in `workers` processes, in order; error '' where it read, text ''
     where it failed (the exception's first line). Raises TesseractMissing when Tesseract is not installed."""
-    from joblib import Parallel, delayed
     if not tesseract_available(): raise TesseractMissing()
-    def one(p):
-        try: return ocr_image(p, preprocess=preprocess), ""
-        except Exception as e: return "", f"{type(e).__name__}: {e}".splitlines()[0][:300]
-    paths = list(paths)
-    if workers <= 1 or len(paths) < 2: return [one(p) for p in paths]
-    return Parallel(n_jobs=workers)(delayed(one)(p) for p in paths)
+    return parallel_map(partial(_ocr_or_reason, preprocess=preprocess), paths, workers)
 
 # %% ../nbs/03_render.ipynb #ddc46ff3
 def ocr_missing_text(manifest_df: pd.DataFrame, root: str | Path, preprocess: str = "auto", workers: int = 2) -> pd.DataFrame:

@@ -6,12 +6,13 @@
 from __future__ import annotations
 import os, re, shutil
 from collections import Counter
+from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
 import matplotlib, numpy as np, pandas as pd
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
-from .core import check_scale, code_fingerprint, runs_dir
+from .core import check_scale, code_fingerprint, parallel_map, runs_dir
 from .data import write_manifest
 
 # %% auto #0
@@ -759,10 +760,7 @@ COLUMNS = ["meme_id", "image", "text", "label", "status", "source", "kym_url", "
 def render_all(specs, root, workers=1):
     "Render `specs` under `root`, over `workers` processes (output does not depend on it); returns drawn texts in order."
     chunks = [specs[i:i + 100] for i in range(0, len(specs), 100)]
-    if workers <= 1: parts = [_render_batch(c, root) for c in chunks]
-    else:
-        from joblib import Parallel, delayed
-        parts = Parallel(n_jobs=workers, backend="loky")(delayed(_render_batch)(c, str(root)) for c in chunks)
+    parts = parallel_map(partial(_render_batch, root=str(root)), chunks, workers)
     return [t for p in parts for t in p]
 
 def make_minikym(out_dir, scale: str = "smoke", seed: int = 0, workers: int | None = None) -> Path:
