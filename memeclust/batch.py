@@ -128,7 +128,7 @@ def assign_batch(run_dir, inputs, out, top: int = 5, neighbours: int = 3, ocr: b
     n = sum(len(m.rows) for m in todo)
     if ocr and n and not tesseract_available() and any((~has_text(m.rows.text)).any() for m in todo): raise TesseractMissing()
     log(f"assign: {n} memes to assign from {len(inputs)} input(s), {len(done)} done before, {len(rejects)} rejected; "
-        f"{run.fusion} fusion, {rule.name if hasattr(rule, 'name') else rule} rule, OCR {'on' if ocr else 'off'}")
+        f"fusion rule {rule.name}, OCR {'on' if ocr else 'off'}")
     parts.mkdir(parents=True, exist_ok=True)
     k = len(list(parts.glob("part-*.parquet")))
     with tqdm(total=n, desc="assign", unit="meme", disable=not n) as bar:

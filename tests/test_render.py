@@ -157,6 +157,7 @@ def test_ocr_failures_are_counted_and_named(tmp_path, monkeypatch, capsys):
         if str(path).endswith("b.png"): raise RuntimeError("tesseract failed (exit 1): Image too large: (500, 33000)")
         return "such wow"
     monkeypatch.setattr(render, "tesseract_available", lambda: True); monkeypatch.setattr(render, "ocr_image", fake)
+    monkeypatch.setattr(render, "parallel_map", lambda fn, items, workers=2: [fn(x) for x in items])  # the fake OCR is in this process
     main(["ocr", str(tmp_path / "m.csv"), "--out", str(tmp_path / "o.csv")])
     out = capsys.readouterr().out
     assert "OCR: 1 texts read, 1 rows failed" in out and "b: RuntimeError: tesseract failed (exit 1): Image too large" in out
