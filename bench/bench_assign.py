@@ -1,11 +1,11 @@
 """Benchmark: batch `memeclust assign` throughput (memes per second, no OCR) against a bare forward pass of the image
 backbone over the same images, and Tesseract's own rate. Prints its figures as a final table.
 
-usage: python bench/bench_assign.py [--per-class 3] [--ocr-n 40] [--out /tmp/bench-assign]
+usage: python bench/bench_assign.py [--per-class 3] [--queries-per-class 12] [--ocr-n 40] [--out /tmp/bench-assign]
 
 Data: real templates and real ImgFlip captions (../shared/data/realmemes) drawn by `render.realmemes_manifest`: one
-draw (seed 0) is the fitted run's references (`pipeline.fit`, smoke training budget), another draw (seed 1) of the
-same size is the memes to assign, given as a folder of images (no text, `ocr=False`: the image alone decides).
+draw (seed 0) is the fitted run's references (`pipeline.fit`, smoke training budget), another draw (seed 1) is the
+memes to assign, given as a folder of images (no text, `ocr=False`: the image alone decides).
 Bare forward pass: `backbones.embed_manifest` with the run's image backbone and no cache: decoding, resizing and the
 forward pass, batched, as the assignment does it. The assignment timing includes loading the run, reading the folder
 and validating each image, the Protomeme pass (a cache hit: same backbone), the heads, the per-class distances, the
@@ -16,7 +16,9 @@ import argparse, os, platform, shutil, sys, tempfile, time
 from pathlib import Path
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--per-class", type=int, default=3); ap.add_argument("--ocr-n", type=int, default=40)
+ap.add_argument("--per-class", type=int, default=3, help="references per class (the fitted run)")
+ap.add_argument("--queries-per-class", type=int, default=12, help="memes to assign per class")
+ap.add_argument("--ocr-n", type=int, default=40)
 ap.add_argument("--out", default=None, help="working folder (default: a temporary one)")
 a = ap.parse_args()
 work = Path(a.out or tempfile.mkdtemp(prefix="bench-assign-"))
@@ -34,7 +36,7 @@ from memeclust.batch import assign_batch  # noqa: E402
 root = realmemes_dir()
 if root is None: sys.exit("needs ../shared/data/realmemes")
 refs = realmemes_manifest(root, work / "refs", per_class=a.per_class, seed=0)
-queries = realmemes_manifest(root, work / "queries", per_class=a.per_class, seed=1)
+queries = realmemes_manifest(root, work / "queries", per_class=a.queries_per_class, seed=1)
 folder = work / "folder"; folder.mkdir(exist_ok=True)
 q = load_manifest(queries)
 for p in q.images(): shutil.copy(p, folder / f"{p.parent.name}-{p.name}")

@@ -35,19 +35,20 @@ def _rows(files, root: Path, prefix: str = "") -> pd.DataFrame:
 
 def query_manifests(inputs, workers: int = 4) -> tuple[list[Manifest], pd.DataFrame]:
     """(validated manifests of the memes to assign in `inputs`, rejects with an `input` column). `inputs`: image files,
-    folders and manifest files, in any mix. Missing inputs are rejects; nothing raises for a bad file."""
+    folders and manifest files, in any mix. Missing inputs are rejects; nothing raises for a bad file. Images are
+    checked by their headers here (a truncated file is found when it is embedded: `assign_batch` rejects it then)."""
     out, bad, loose = [], [], {}
     for x in map(Path, inputs):
         if x.is_dir():
             folder = x.absolute()
-            m = validate_manifest(_rows(image_files(folder), folder, folder.name + "/"), folder, workers=workers)
+            m = validate_manifest(_rows(image_files(folder), folder, folder.name + "/"), folder, decode=False, workers=workers)
             out.append((str(x), m))
         elif x.suffix.lower() in MANIFEST_SUFFIXES and x.is_file():
-            out.append((str(x), load_manifest(x, workers=workers, default_label=UNLABELLED)))
+            out.append((str(x), load_manifest(x, decode=False, workers=workers, default_label=UNLABELLED)))
         elif x.exists() or x.is_symlink(): loose.setdefault(x.absolute().parent, []).append(x)
         else: bad.append(dict(row=None, meme_id=str(x), image=str(x), reason="input not found", input=str(x)))
     for folder, files in loose.items():
-        m = validate_manifest(_rows(files, folder, folder.as_posix() + "/"), folder, workers=workers)
+        m = validate_manifest(_rows(files, folder, folder.as_posix() + "/"), folder, decode=False, workers=workers)
         out.append((str(folder), m))
     return _unique(out, bad)
 
@@ -138,6 +139,9 @@ def assign_batch(run_dir, inputs, out, top: int = 5, neighbours: int = 3, ocr: b
                 s = score(run, dataclasses.replace(m, rows=rows), routing, None, dev, log=lambda *_: None)
                 by_id = rows.set_index(rows.meme_id.astype(str)).to_dict("index")
                 table = [table_row(ans, by_id[ans["meme_id"]], m.root) for ans in answers(run, s, rule, top, neighbours)]
+                lost = rows[~rows.meme_id.astype(str).isin(set(map(str, s.meme_ids)))]
+                rejects = pd.concat([rejects, pd.DataFrame({"row": None, "meme_id": lost.meme_id, "image": lost.image,
+                                     "reason": "image could not be decoded (truncated or corrupt)", "input": str(m.root)})])
                 pd.DataFrame(table).to_parquet(parts / f"part-{k:05d}.parquet", index=False)
                 k += 1
                 bar.update(len(rows))

@@ -715,17 +715,18 @@ def answers(run: FittedRun, s: QueryScores, rule, top: int = 5, neighbours: int 
     (meme_id, label, path, cosine similarity) and, for the evidence rule, `known`, P(right) and each modality's
     reliability and why (the paper's Section 7: distances to the references, to examine borderline cases)."""
     r = mix(rule, s)
-    P, refs = r.probabilities, run.references()
+    P = r.probabilities
+    top_c = [s.clusters[int(j)] for j in s.membership.argmax(1)] if len(s.meme_ids) else []
+    near = _nearest(run, s, top_c, neighbours)
     out = []
     for i in range(len(s.meme_ids)):
-        c = s.clusters[int(s.membership[i].argmax())]
+        c = top_c[i]
         order = np.argsort(-P[i], kind="stable")[:top]
         a = {"meme_id": str(s.meme_ids[i]), "cluster": c, "routing": s.routing, "fusion": rule.name,
              "membership": {cl: round(float(v), 4) for cl, v in zip(s.clusters, s.membership[i]) if v > 0},
              "top": [{"class": str(s.classes[j]), "probability": float(P[i, j])} for j in order if P[i, j] > 0],
              "w_text": float(r.w_text[i]), "w_image": float(r.w_image[i]), "nearest": {}}
-        for mod in ("image", "text"):
-            a["nearest"][mod] = _nearest(run, s, c, mod, i, neighbours, refs)
+        a["nearest"] = {mod: near.get((i, mod), []) for mod in ("image", "text")}
         if r.p_right is not None:
             a |= {"known": bool(r.p_right[i] >= rule.threshold), "p_right": round(float(r.p_right[i]), 4),
                   "threshold": rule.threshold,
@@ -734,16 +735,22 @@ def answers(run: FittedRun, s: QueryScores, rule, top: int = 5, neighbours: int 
         out.append(a)
     return out
 
-def _nearest(run: FittedRun, s: QueryScores, c: str, mod: str, i: int, k: int, refs: pd.Series) -> list[dict]:
-    "Query i's `k` nearest references of modality `mod` in cluster `c`: [{meme_id, label, path, similarity}]."
-    idx, emb = run.indexes.get((c, mod)), s.embeddings.get((c, mod))
-    if idx is None or emb is None or (mod == "text" and not s.text_available[i]): return []
-    row = {m: j for j, m in enumerate(emb.meme_ids)}.get(s.meme_ids[i])
-    if row is None: return []
-    near = idx.neighbours(emb.vectors[row:row + 1], k)
-    near["path"] = refs.reindex(near.meme_id.astype(str)).fillna("").to_numpy()
-    near["similarity"] = near.similarity.astype(float).round(4)
-    return near[["meme_id", "label", "path", "similarity"]].to_dict("records")
+def _nearest(run: FittedRun, s: QueryScores, top_c: list, k: int) -> dict:
+    """{(query i, modality): its `k` nearest references in its top cluster [{meme_id, label, path, similarity}]}: one
+    FAISS search per (cluster, modality) for all the queries whose top cluster it is (none for a query without text)."""
+    refs, out = run.references(), {}
+    for (c, mod), emb in s.embeddings.items():
+        idx = run.indexes.get((c, mod))
+        pos = {m: j for j, m in enumerate(emb.meme_ids)}
+        qs = [i for i, m in enumerate(s.meme_ids) if top_c[i] == c and m in pos and (mod != "text" or s.text_available[i])]
+        if mod not in ("image", "text") or idx is None or not qs: continue
+        sims, rows = idx.search(emb.vectors[[pos[s.meme_ids[i]] for i in qs]], k)
+        ids, labels = idx.meme_ids[rows], idx.labels[rows]
+        paths = refs.reindex(ids.ravel()).fillna("").to_numpy().reshape(ids.shape)
+        for q, i in enumerate(qs):
+            out[(i, mod)] = [{"meme_id": str(ids[q, j]), "label": str(labels[q, j]), "path": str(paths[q, j]),
+                              "similarity": round(float(sims[q, j]), 4)} for j in range(ids.shape[1])]
+    return out
 
 def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: int = 3, routing: str | None = None, device: str = "auto",
            threshold: float | None = None) -> dict:
