@@ -22,7 +22,7 @@ RC
 export COVERAGE_PROCESS_START=$PWD/runs/coveragerc
 rm -f runs/.coverage*
 OMP_NUM_THREADS=1 $BIN/nbdev_test --n_workers 2 --timing
-$BIN/python -m pytest -q -p no:cacheprovider tests
+OMP_NUM_THREADS=1 $BIN/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile tests
 $BIN/coverage combine --rcfile=runs/coveragerc -q
 $BIN/coverage report --rcfile=runs/coveragerc
 $BIN/coverage report --rcfile=runs/coveragerc --format=total
