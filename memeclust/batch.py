@@ -151,7 +151,8 @@ def assign_batch(run_dir, inputs, out, top: int = 5, neighbours: int = 3, ocr: b
     secs = time.perf_counter() - t0
     summary = {"assigned": n, "skipped_done": len(done), "rejected": len(rejects), "rows": len(df), "seconds": round(secs, 1),
                "memes_per_second": round(n / secs, 2) if n else None, "out": str(out), "rejects": str(rej_path)}
-    log(f"assign: {n} memes assigned in {secs:.0f}s ({summary['memes_per_second']} memes/s), {len(rejects)} rejected "
+    rate = f"{summary['memes_per_second']} memes/s" if n else "nothing new"
+    log(f"assign: {n} memes assigned in {secs:.0f}s ({rate}), {len(rejects)} rejected "
         f"({rej_path}); {len(df)} rows in {out}")
     return summary
 

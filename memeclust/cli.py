@@ -112,6 +112,9 @@ def _import(a):
         m = load_manifest(out, decode=False)
     except (FileNotFoundError, NotADirectoryError, ValueError) as e: sys.exit(f"memeclust import: {e}")
     print(out); print(m.summary())
+    if len(m.rejects):                      # the manifest keeps every row; these are refused when it is read
+        print(f"rows refused when the manifest is read (memeclust validate {out} --save writes a clean copy):")
+        print(m.rejects.to_string(index=False))
 
 # %% ../nbs/12_cli.ipynb #9dbd2ff6
 def build_parser() -> argparse.ArgumentParser:

@@ -98,11 +98,14 @@ def code_fingerprint(*modules: str) -> str:
 # %% ../nbs/00_core.ipynb #670654a5
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w", **kw):
-    "Open a temp file beside `path`; on clean exit rename it over `path`, on error delete it."
+    """Open a temp file beside `path`; on clean exit rename it over `path` (with the permissions a plain `open` would
+    give, not the temp file's private 0600), on error delete it."""
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode, **kw) as f: yield f
+        umask = os.umask(0); os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
