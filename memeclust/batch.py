@@ -121,6 +121,8 @@ def assign_batch(run_dir, inputs, out, top: int = 5, neighbours: int = 3, ocr: b
     Raises TesseractMissing when `ocr` is asked for, some meme has no text and Tesseract is not installed."""
     from tqdm.auto import tqdm
     t0, out, dev = time.perf_counter(), Path(out), pick_device(device)
+    if out.suffix.lower() not in (".csv", ".jsonl", ".ndjson", ".parquet"):
+        raise ValueError(f"{out}: write the table as .csv, .jsonl or .parquet")
     run, parts = load_run(run_dir), out.with_name(out.name + ".parts")
     rule = run_rule(run, threshold)
     ms, rejects = query_manifests(inputs)

@@ -81,7 +81,7 @@ def _assign(a):
     from memeclust.pipeline import assign
     from memeclust.batch import assign_batch
     from memeclust.render import TesseractMissing
-    one = a.out is None and len(a.inputs) == 1 and Path(a.inputs[0]).is_file() and Path(a.inputs[0]).suffix.lower() not in (
+    one = a.out is None and len(a.inputs) == 1 and not Path(a.inputs[0]).is_dir() and Path(a.inputs[0]).suffix.lower() not in (
         ".csv", ".tsv", ".jsonl", ".ndjson", ".parquet")
     if a.out is None and not one: sys.exit("memeclust assign: several memes, a folder or a manifest: pass --out FILE (.csv, .jsonl or .parquet)")
     try:

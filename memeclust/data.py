@@ -294,7 +294,7 @@ def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = T
     root = Path(root).resolve(); df = df.copy(); notes = []
     if default_label is not None:                            # memes to assign: a label is optional
         labels = df["label"] if "label" in df.columns else pd.Series(None, index=df.index, dtype=object)
-        df["label"] = labels.map(lambda v: default_label if v is None or not str(v).strip() else v)
+        df["label"] = labels.map(lambda v: default_label if v is None or pd.isna(v) or not str(v).strip() else v)
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing: raise ValueError(f"manifest lacks required column(s) {', '.join(missing)}; it has: {', '.join(map(str, df.columns))}")
     for col, default in (("text", None), ("status", "confirmed"), ("source", "unknown")):

@@ -23,9 +23,10 @@ def image_files(folder) -> list[Path]:
     "Image files under `folder` (recursive, sorted, links included, hidden folders skipped). Raises NotADirectoryError."
     folder = Path(folder)
     if not folder.is_dir(): raise NotADirectoryError(f"{folder}: not a folder")
-    out = []
+    out, seen = [], set()
     for d, dirs, files in os.walk(folder, followlinks=True):
-        dirs[:] = sorted(x for x in dirs if not x.startswith("."))
+        seen.add(os.path.realpath(d))                        # a link back up the tree is not walked twice
+        dirs[:] = sorted(x for x in dirs if not x.startswith(".") and os.path.realpath(Path(d) / x) not in seen)
         out += [Path(d) / f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES]
     return sorted(out)
 
@@ -73,9 +74,12 @@ def kym_record(r: dict) -> dict:
 def kym_records(path) -> tuple[pd.DataFrame, list[dict]]:
     "(one row per usable record of an IMKG JSON or JSONL file, [{'row', 'meme_id', 'image', 'reason'}] for the others)."
     text = Path(path).read_text(encoding="utf-8")
-    try: items = list(enumerate(json.loads(text), 1))
-    except json.JSONDecodeError:
-        items = [(i, line) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
+    try: data = json.loads(text)
+    except json.JSONDecodeError: data = None
+    if isinstance(data, dict): data = [data]                 # one record
+    if isinstance(data, list): items = list(enumerate(data, 1))
+    elif data is not None: raise ValueError(f"{path}: not KYM records (a JSON list of objects, or JSON Lines)")
+    else: items = [(i, line) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
     rows, bad = [], []
     for i, r in items:
         try: rows.append(kym_record(json.loads(r) if isinstance(r, str) else r))

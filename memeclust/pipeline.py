@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import artifact_path, atomic_write, content_hash, link_or_copy, pick_device, write_text
-from .data import Manifest, has_text, load_image, load_manifest, write_manifest
+from .data import Manifest, check_image, has_text, load_image, load_manifest, write_manifest
 from .render import TesseractMissing, ocr_image
 from .backbones import backbone_identity, build_encoder, default_backbone, embed_manifest
 from .protomemes import (CentroidRouting, GlobalRouting, LabelRouting, Protomemes, SoftRouting, assign_classes, route, fit_protomemes,
@@ -758,7 +758,8 @@ def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: in
     rule and routing: `answers`' dict plus the image path, the text and whether OCR read it. Raises what `load_image`
     raises for an unreadable file, `TesseractMissing` when OCR is needed and Tesseract is not installed."""
     dev, run, image = pick_device(device), load_run(run_dir), Path(image)
-    load_image(image)                                        # a clear error for an unreadable file
+    ok, why = check_image(image)                             # a clear error for a missing, unreadable or oversized file
+    if not ok: raise ValueError(f"{image}: {why}")
     ocr, ocr_error = text is None, ""
     if ocr:
         try: text = ocr_image(load_image(image))
