@@ -146,7 +146,7 @@ def extend_index(ref: ReferenceIndex, vectors, meme_ids, labels) -> ReferenceInd
         raise ValueError(f"{len(dup) or len(ids) - len(set(ids))} meme id(s) already in the index (first: {(dup or list(ids))[0]!r})")
     if len(V): ref.index.add(_unit(V, "vectors", ids))
     ref.meme_ids, ref.labels = np.concatenate([ref.meme_ids, ids]), np.concatenate([ref.labels, labs])
-    if ref._gpu is not None: ref._gpu = _gpu_copy(ref.index, True)     # a GPU copy follows the CPU index
+    ref._gpu = None                          # a GPU copy would be stale: search the CPU index until it is reloaded
     return ref
 
 # %% ../nbs/07_index.ipynb #07790a99
