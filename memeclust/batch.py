@@ -200,6 +200,9 @@ def add_references(run_dir, manifest, device: str = "auto", log=print) -> dict:
     have = set().union(*(set(ix.meme_ids) for ix in run.indexes.values()))
     dup = m.rows.meme_id.astype(str).isin(have)
     rejected = len(m.rejects) + int(dup.sum())
+    again = m.rows[dup.to_numpy()].assign(row=None, reason="already a reference of this run")
+    rej_path = run.folder / f"added-{len(run.info.get('added', [])) + 1}.rejects.csv"
+    pd.concat([m.rejects, again[REJECT_COLUMNS]], ignore_index=True).to_csv(rej_path, index=False)
     m = dataclasses.replace(m, rows=m.rows[~dup.to_numpy()].reset_index(drop=True))
     if not len(m.rows): raise ValueError(f"{manifest}: no meme to add ({m.summary()}; {int(dup.sum())} already references)")
     cluster_of = new_class_clusters(run, m, dev)
@@ -211,12 +214,12 @@ def add_references(run_dir, manifest, device: str = "auto", log=print) -> dict:
     new = sorted(set(cluster_of) - set(run.class_cluster))
     write_text(run.folder / "class_clusters.json", json.dumps(run.class_cluster | cluster_of, indent=1))
     record = {"manifest": str(Path(manifest).resolve()), "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "memes": len(m.rows), "rejected": rejected, "classes": sorted(cluster_of), "new_classes": new,
+              "memes": len(m.rows), "rejected": rejected, "rejects": rej_path.name, "classes": sorted(cluster_of), "new_classes": new,
               "clusters": {c: cluster_of[c] for c in new}}
     info = run.info | {"added": run.info.get("added", []) + [record]}
     write_text(run.folder / "fit.json", json.dumps(info, indent=1))
     _advise(info, log)
-    log(f"add: {len(m.rows)} memes of {len(cluster_of)} classes ({len(new)} new) added to {run.folder}; {rejected} rejected")
+    log(f"add: {len(m.rows)} memes of {len(cluster_of)} classes ({len(new)} new) added to {run.folder}; {rejected} rejected ({rej_path})")
     return record
 
 # %% ../nbs/18_batch.ipynb #6771267a
