@@ -27,6 +27,7 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 TF_LITE_MEAN, TF_LITE_STD = (127 / 255,) * 3, (128 / 255,) * 3
 RANDOM_INIT = "random-init"
 
+# %% ../nbs/04_backbones.ipynb #a281c4b5
 @dataclass(frozen=True)
 class BackboneSpec:
     "What a named encoder is: modality, output size, paper role, how to build it and where its weights may be."
@@ -51,9 +52,11 @@ class BackboneSpec:
             return {"size": self.image_size, "resize": "PIL bilinear, stretched to square", "mean": list(self.mean), "std": list(self.std)}
         return {"max_length": self.max_length, "tokenizer": "bert-base-uncased vocab" if self.arch == "bert" else self.arch}
 
+# %% ../nbs/04_backbones.ipynb #fdb2c7d7
 def _tv(name, arch, dim, role, url):
     return BackboneSpec(name, "image", dim, role, arch, files=(f"{name}.pth", url.rsplit("/", 1)[-1]), hub=url)
 
+# %% ../nbs/04_backbones.ipynb #c8819546
 _MINILM = (("hidden_size", 384), ("num_attention_heads", 12), ("intermediate_size", 1536))
 _BASE = (("hidden_size", 768), ("num_hidden_layers", 12), ("num_attention_heads", 12), ("intermediate_size", 3072))
 _TV = "https://download.pytorch.org/models/"
@@ -86,6 +89,7 @@ BACKBONES: dict[str, BackboneSpec] = {s.name: s for s in [
 PAPER_IMAGE, PAPER_TEXT, PAPER_PROTOMEME = "vit_b_32", "all-MiniLM-L12-v2", "vgg19"
 DEFAULT_IMAGE, DEFAULT_TEXT = "efficientnet_lite0", "all-MiniLM-L6-v2"
 
+# %% ../nbs/04_backbones.ipynb #39b18801
 def backbone_spec(name: str) -> BackboneSpec:
     "The registry entry for `name`; an unknown name is an error listing the known ones."
     if name not in BACKBONES: raise KeyError(f"unknown backbone {name!r}: known are {', '.join(BACKBONES)}")
@@ -100,11 +104,14 @@ class WeightsSource:
     path: Path | None = None     # None for the hub (not downloaded yet)
     def __str__(self): return f"{self.kind}: {self.location}"
 
+# %% ../nbs/04_backbones.ipynb #6d32c520
 class WeightsNotFound(FileNotFoundError):
     "No weights for a named model on this machine (the message says how to provide them)."
 
+# %% ../nbs/04_backbones.ipynb #9d6711e0
 _PROBES: dict[str, bool] = {}
 
+# %% ../nbs/04_backbones.ipynb #a0c50de2
 def hub_reachable(host: str, timeout: float = 2.0) -> bool:
     "Can we open a TCP connection to `host`:443 within `timeout` s? (cached per process; never hangs on DNS)"
     if os.environ.get("MEMECLUST_OFFLINE") == "1": return False
@@ -112,11 +119,15 @@ def hub_reachable(host: str, timeout: float = 2.0) -> bool:
         ok = []
         def probe():
             with contextlib.suppress(Exception):
-                socket.create_connection((host, 443), timeout=timeout).close(); ok.append(True)
-        t = threading.Thread(target=probe, daemon=True); t.start(); t.join(timeout + 0.5)
+                socket.create_connection((host, 443), timeout=timeout).close()
+                ok.append(True)
+        t = threading.Thread(target=probe, daemon=True)
+        t.start()
+        t.join(timeout + 0.5)
         _PROBES[host] = bool(ok)
     return _PROBES[host]
 
+# %% ../nbs/04_backbones.ipynb #ff6c7e62
 def _package_weights(spec: BackboneSpec) -> Path | None:
     try:
         if spec.name == "efficientnet_lite0":
@@ -129,6 +140,7 @@ def _package_weights(spec: BackboneSpec) -> Path | None:
     except ImportError: return None
     return p if p.exists() else None
 
+# %% ../nbs/04_backbones.ipynb #c2aa1257
 def _cached_download(spec: BackboneSpec) -> Path | None:
     if not spec.hub: return None
     if spec.modality == "image":
@@ -138,9 +150,11 @@ def _cached_download(spec: BackboneSpec) -> Path | None:
     snaps = sorted((hf_home / f"models--{spec.hub.replace('/', '--')}" / "snapshots").glob("*/config.json"), key=lambda p: p.stat().st_mtime)
     return snaps[-1].parent if snaps else None
 
+# %% ../nbs/04_backbones.ipynb #5a39d68b
 def _hub_host(spec: BackboneSpec) -> str:
     return urlparse(spec.hub if spec.hub.startswith("http") else os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
 
+# %% ../nbs/04_backbones.ipynb #5ac426db
 def weights_help(spec: BackboneSpec, weights_dir=None) -> str:
     "The ways to provide weights for `spec`, one per line."
     n, env = spec.name, os.environ.get("MEMECLUST_WEIGHTS")
@@ -155,6 +169,7 @@ def weights_help(spec: BackboneSpec, weights_dir=None) -> str:
         f"  - the hub when online: {spec.hub} (reached only when {_hub_host(spec)} answers a quick probe)" if spec.hub else "  - the hub: none",
         f"Random weights only when asked for by name: build_encoder({n!r}, pretrained=False) (for tests: tables refuse numbers from it)."])
 
+# %% ../nbs/04_backbones.ipynb #810c4f8e
 def resolve_weights(name: str, path: str | Path | None = None, weights_dir: str | Path | None = None,
                     online: bool | None = None) -> WeightsSource:
     "Find `name`'s weights: explicit path, weights folder(s), package, download cache, hub (if reachable). Else WeightsNotFound."
@@ -193,18 +208,22 @@ class DeepRanking(nn.Module):
         parts = [F.normalize(m(x), dim=1) for m in (self.trunk, self.shallow4, self.shallow8)]
         return F.normalize(self.embed(torch.cat(parts, 1)), dim=1)
 
+# %% ../nbs/04_backbones.ipynb #c4513d2b
 class EfficientNetLiteFeatures(nn.Module):
     "EfficientNet-Lite feature extractor: `extract_features` then global average pooling."
     def __init__(self, net):
-        super().__init__(); self.net = net
+        super().__init__()
+        self.net = net
     def forward(self, x): return self.net.extract_features(x).mean((2, 3))
 
 # %% ../nbs/04_backbones.ipynb #4e325dd9
 @contextlib.contextmanager
 def _seeded(seed: int):
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed); yield
+        torch.manual_seed(seed)
+        yield
 
+# %% ../nbs/04_backbones.ipynb #8ba5e76e
 def _read_state_dict(path: Path) -> dict:
     try: sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e: raise ValueError(f"cannot read weights file {path} as a torch state dict ({type(e).__name__}: {e})") from None
@@ -213,6 +232,7 @@ def _read_state_dict(path: Path) -> dict:
     if not isinstance(sd, dict): raise ValueError(f"weights file {path} holds a {type(sd).__name__}, not a state dict")
     return sd
 
+# %% ../nbs/04_backbones.ipynb #bd4fdc2a
 def _load_into(model: nn.Module, sd: dict, path, optional_prefixes=()) -> None:
     "Load `sd` into `model`; keys under `optional_prefixes` (a classification head) may be absent or extra."
     opt, own = tuple(optional_prefixes), set(model.state_dict())
@@ -224,8 +244,10 @@ def _load_into(model: nn.Module, sd: dict, path, optional_prefixes=()) -> None:
         raise ValueError(f"weights file {path} does not fit this architecture: missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
                          f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}")
 
+# %% ../nbs/04_backbones.ipynb #cd26b2ad
 _HEADS = {"vit": "heads.", "resnet": "fc.", "vgg": "classifier.6."}   # classification heads we drop
 
+# %% ../nbs/04_backbones.ipynb #50e6dc3c
 def _build_image(spec: BackboneSpec, weights: Path | None, seed: int) -> tuple[nn.Module, tuple]:
     "(network, fresh layers) for an image spec; `weights` None means random init."
     import torchvision.models as tvm
@@ -242,7 +264,8 @@ def _build_image(spec: BackboneSpec, weights: Path | None, seed: int) -> tuple[n
                 sd = _read_state_dict(weights)
                 if any(k.startswith("trunk.") for k in sd): _load_into(net, sd, weights)
                 else:
-                    _load_into(net.trunk, sd, weights, ("classifier.6.",)); fresh = ("shallow4", "shallow8", "embed")
+                    _load_into(net.trunk, sd, weights, ("classifier.6.",))
+                    fresh = ("shallow4", "shallow8", "embed")
             return net, fresh
         net = getattr(tvm, spec.arch)(weights=None)
     if weights is not None:
@@ -259,9 +282,11 @@ def _st_modules():
     except ImportError: from sentence_transformers import models as m  # sentence-transformers < 6
     return m
 
+# %% ../nbs/04_backbones.ipynb #e32c11f3
 def _st_dim(st) -> int:
     return (getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension)()
 
+# %% ../nbs/04_backbones.ipynb #61d5580c
 def _build_text(spec: BackboneSpec, source: WeightsSource | None, seed: int) -> tuple[nn.Module, tuple]:
     "(SentenceTransformer, fresh layers) for a text spec; `source` None means random init."
     from sentence_transformers import SentenceTransformer
@@ -288,7 +313,8 @@ def _build_text(spec: BackboneSpec, source: WeightsSource | None, seed: int) -> 
     fresh = ()
     if spec.dense_dim and out != spec.dense_dim:
         with _seeded(seed): dense = m.Dense(out, spec.dense_dim, activation_function=nn.Tanh())
-        st = SentenceTransformer(modules=modules + [dense], device="cpu"); fresh = (f"dense {out}->{spec.dense_dim} (seed {seed})",)
+        st = SentenceTransformer(modules=modules + [dense], device="cpu")
+        fresh = (f"dense {out}->{spec.dense_dim} (seed {seed})",)
     return st, fresh
 
 # %% ../nbs/04_backbones.ipynb #c6e649e2
@@ -296,29 +322,36 @@ def image_pixels(im: Image.Image, size: int) -> torch.Tensor:
     "An RGB PIL image stretched to size x size (PIL bilinear) as a uint8 HWC tensor."
     return torch.from_numpy(np.array(im.resize((size, size), Image.BILINEAR), dtype=np.uint8))
 
+# %% ../nbs/04_backbones.ipynb #737b18d5
 def normalise_pixels(x: torch.Tensor, mean, std) -> torch.Tensor:
     "uint8 (B, H, W, 3) pixels → float32 (B, 3, H, W) in channels-last layout, (x/255 - mean) / std per channel."
     m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1) * 255
     s = torch.tensor(std, device=x.device).view(1, 3, 1, 1) * 255
     return x.permute(0, 3, 1, 2).float().sub_(m).div_(s)
 
+# %% ../nbs/04_backbones.ipynb #b4cf76da
 def weights_fingerprint(path: str | Path) -> list:
     "Cheap content identity of a weights file or folder: per file (relative name for folders), size, hash of first+last MiB."
-    p = Path(path); out = []
+    p = Path(path)
+    out = []
     files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file() and not any(s.startswith(".") for s in f.relative_to(p).parts))
     for f in files:
         size = f.stat().st_size
         with open(f, "rb") as fh:
-            head = fh.read(1 << 20); fh.seek(max(len(head), size - (1 << 20))); tail = fh.read()
+            head = fh.read(1 << 20)
+            fh.seek(max(len(head), size - (1 << 20)))
+            tail = fh.read()
         out.append([str(f.relative_to(p)) if p.is_dir() else "", size, hashlib.sha256(head + tail).hexdigest()[:16]])
     return out
 
+# %% ../nbs/04_backbones.ipynb #611e86ee
 def backbone_identity(name: str, weights: str | Path | None = None, weights_dir: str | Path | None = None) -> dict:
     "What a model's results depend on: its name and the content identity of the weights it would load here ('unavailable' if none)."
     try: src = resolve_weights(name, weights, weights_dir, online=False)
     except WeightsNotFound: return {"backbone": name, "weights": "unavailable"}
     return {"backbone": name, "weights": weights_fingerprint(src.path) if src.path is not None else src.location}
 
+# %% ../nbs/04_backbones.ipynb #2f35915c
 class Encoder(nn.Module):
     "A named backbone: prepare/collate/forward/embed, plus where its weights came from."
     unit_norm = True             # embeddings are L2-normalised
@@ -362,7 +395,9 @@ class Encoder(nn.Module):
     @torch.inference_mode()
     def embed(self, items: list, batch_size: int = 16) -> np.ndarray:
         "Unit-norm float32 embeddings of a list of PIL images or texts (no cache; see `embed_manifest`)."
-        was = self.training; self.eval(); out = []
+        was = self.training
+        self.eval()
+        out = []
         for i in range(0, len(items), batch_size):
             out.append(F.normalize(self(self.collate([self.prepare(x) for x in items[i:i + batch_size]])).float(), dim=1).cpu().numpy())
         self.train(was)
@@ -380,6 +415,7 @@ def _download(spec: BackboneSpec) -> Path:
     if not p.is_file(): torch.hub.download_url_to_file(spec.hub, str(p), hash_prefix=p.stem.rsplit("-", 1)[-1], progress=True)
     return p
 
+# %% ../nbs/04_backbones.ipynb #8832a129
 def build_encoder(name: str, weights: str | Path | None = None, pretrained: bool = True, weights_dir: str | Path | None = None,
                   online: bool | None = None, device: str = "cpu", seed: int = 0, dense_dim: int | None = None) -> Encoder:
     "Build the named encoder with resolved weights (see `resolve_weights`), or random weights when `pretrained=False`."
@@ -418,6 +454,7 @@ def list_weights(weights_dir: str | Path | None = None, probe_hub: bool = False)
         rows.append({"name": s.name, "modality": s.modality, "dim": s.dim, "paper_role": s.paper_role, "available": ok, "source": src})
     return pd.DataFrame(rows)
 
+# %% ../nbs/04_backbones.ipynb #8a64e4cd
 def default_backbone(modality: str, weights_dir: str | Path | None = None) -> str:
     "The paper's model for a role (`image`, `text`, `protomeme`) when its weights are here, else the offline default."
     paper, fallback = {"image": (PAPER_IMAGE, DEFAULT_IMAGE), "text": (PAPER_TEXT, DEFAULT_TEXT),
@@ -435,6 +472,7 @@ class ImageFiles(torch.utils.data.Dataset):
         try: return i, image_pixels(load_image(self.paths[i]), self.size), ""
         except Exception as e: return i, None, f"unreadable image ({type(e).__name__}: {str(e)[:200]})"
 
+# %% ../nbs/04_backbones.ipynb #eca3ea3d
 def collate_images(items: list) -> tuple:
     "(indices of decoded images, their stacked tensor or None, [(index, reason)] of failures)."
     ok = [(i, t) for i, t, _ in items if t is not None]
@@ -455,7 +493,8 @@ class VectorCache:
         for s in self.shards():
             try:
                 with np.load(s) as z:
-                    ks = z["keys"]; hit = np.flatnonzero(np.isin(ks, list(keys - found.keys())))
+                    ks = z["keys"]
+                    hit = np.flatnonzero(np.isin(ks, list(keys - found.keys())))
                     if len(hit): vecs = z["vecs"]; found.update(zip(ks[hit].tolist(), vecs[hit]))
             except (OSError, ValueError, KeyError): continue   # a shard removed by a concurrent merge, or unreadable
         return found
@@ -501,6 +540,7 @@ class Embeddings:
         failed = self.failed[self.failed.meme_id.astype(str).isin(set(want))].reset_index(drop=True)
         return dataclasses.replace(self, meme_ids=have, vectors=self.vectors[pos.loc[have].to_numpy(int)] if have else self.vectors[:0], failed=failed)
 
+# %% ../nbs/04_backbones.ipynb #a4c5abb2
 def _row_keys(manifest: Manifest, modality: str) -> tuple[list, dict]:
     "Per-row cache keys (None for a row whose image file is missing) and {row: reason} for those rows."
     keys, failed = [], {}
@@ -511,6 +551,7 @@ def _row_keys(manifest: Manifest, modality: str) -> tuple[list, dict]:
         except OSError as e: keys.append(None); failed[r] = f"image file not found or unreadable ({type(e).__name__})"
     return keys, failed
 
+# %% ../nbs/04_backbones.ipynb #58cf8710
 def _batches(manifest: Manifest, encoder: Encoder, todo: list, batch_size: int, num_workers: int):
     "Yield (manifest rows, model-ready batch or None, [(row, failure reason)]) for the rows in `todo`."
     if not todo: return
@@ -528,17 +569,21 @@ def _batches(manifest: Manifest, encoder: Encoder, todo: list, batch_size: int, 
         chunk = order[i:i + batch_size]
         yield chunk, encoder.collate([encoder.prepare(texts.iat[r]) for r in chunk]), []
 
+# %% ../nbs/04_backbones.ipynb #510a4b86
 def default_batch_size(encoder: Encoder) -> int:
     "64 on a GPU; on CPU 8 images (small batches stay in cache: measured 2x faster per image than 32) or 32 texts."
     return 64 if encoder.device.type == "cuda" else (8 if encoder.modality == "image" else 32)
 
+# %% ../nbs/04_backbones.ipynb #c57fd68d
 def default_workers() -> int:
     "DataLoader workers for decoding: one core less than the machine has, at most 8."
     return max(0, min(8, (os.cpu_count() or 1) - 1))
 
+# %% ../nbs/04_backbones.ipynb #3fcbacbd
 def _unit(encoder, v: torch.Tensor) -> torch.Tensor:
     return F.normalize(v, dim=1) if encoder.unit_norm else v      # a trunk (train.TrunkEncoder) keeps raw activations
 
+# %% ../nbs/04_backbones.ipynb #fa5bcea8
 @contextlib.contextmanager
 def _torch_threads(n: int | None):
     old = torch.get_num_threads()
@@ -546,6 +591,7 @@ def _torch_threads(n: int | None):
     try: yield
     finally: torch.set_num_threads(old)
 
+# %% ../nbs/04_backbones.ipynb #a2ad5548
 def embed_manifest(manifest: Manifest, encoder: Encoder, batch_size: int | None = None, num_workers: int | None = None,
                    cache: bool | str | Path = True, progress: bool = True, flush_every: int = 4096, threads: int | None = None) -> Embeddings:
     "Embed every row of `manifest` with `encoder` (images or texts), reusing and filling a per-row cache."
@@ -566,23 +612,29 @@ def embed_manifest(manifest: Manifest, encoder: Encoder, batch_size: int | None 
     def flush():
         if store and pending: store.put([k for k, _ in pending], np.stack([v for _, v in pending]))
         pending.clear()
-    was = encoder.training; encoder.eval()
+    was = encoder.training
+    encoder.eval()
     bar = tqdm(total=len(todo), desc=f"embed {encoder.name}", unit=encoder.modality, disable=not progress or not todo)
     with torch.inference_mode(), _torch_threads(threads):
         for rows, x, bad in _batches(manifest, encoder, todo, batch_size, num_workers):
             for r, reason in bad: failed[r] = reason
             if x is not None:
                 for r, vec in zip(rows, _unit(encoder, encoder(x).float()).cpu().numpy()):
-                    new[keys[r]] = vec; pending.append((keys[r], vec))
+                    new[keys[r]] = vec
+                    pending.append((keys[r], vec))
             bar.update(len(rows) + len(bad))
             if len(pending) >= flush_every: flush()
-    flush(); bar.close(); encoder.train(was)
+    flush()
+    bar.close()
+    encoder.train(was)
     ids, vecs, n_new = [], [], 0
     for r, k in enumerate(keys):
         if r in failed or k is None: continue
         v = new.get(k) if k in new else known.get(k)
         if v is None: continue
-        ids.append(str(manifest.rows["meme_id"].iat[r])); vecs.append(v); n_new += k in new
+        ids.append(str(manifest.rows["meme_id"].iat[r]))
+        vecs.append(v)
+        n_new += k in new
     mids = manifest.rows["meme_id"].astype(str).tolist()
     fail = pd.DataFrame([(mids[r], why) for r, why in sorted(failed.items())], columns=["meme_id", "reason"])
     out = np.stack(vecs).astype(np.float32) if vecs else np.zeros((0, encoder.dim), np.float32)

@@ -33,6 +33,7 @@ class MultimodalSpec:
     @property
     def folder(self) -> str: return self.hub_id.replace("/", "--")
 
+# %% ../nbs/10_baselines.ipynb #c432dc40
 MULTIMODAL = {s.name: s for s in (
     MultimodalSpec("clip", "openai/clip-vit-base-patch32", 151.3, (None, "clip")),
     MultimodalSpec("flava", "facebook/flava-full", 350.0, ("flava", "flava_ft")),
@@ -53,12 +54,14 @@ def multimodal_weights(name: str, weights_dir: str | Path | None = None) -> Path
     snaps = sorted((hf / f"models--{s.folder}" / "snapshots").glob("*/config.json"), key=lambda p: p.stat().st_mtime)
     return snaps[-1].parent if snaps else None
 
+# %% ../nbs/10_baselines.ipynb #d9caa627
 def weights_unavailable(name: str) -> str:
     "The table cell for a baseline without weights: what is missing and how to provide it."
     s = MULTIMODAL[name]
     return (f"weights unavailable: put {s.hub_id} (its save_pretrained folder) in $MEMECLUST_WEIGHTS/{s.folder}/ "
             f"or the Hugging Face cache, then rerun")
 
+# %% ../nbs/10_baselines.ipynb #8361dc87
 def multimodal_status(weights_dir: str | Path | None = None) -> pd.DataFrame:
     "One row per multimodal baseline: name, model, parameters (M), table rows, available, source (or how to get it)."
     rows = []
@@ -72,19 +75,23 @@ def multimodal_status(weights_dir: str | Path | None = None) -> pd.DataFrame:
 class InsufficientMemory(RuntimeError):
     "The device cannot hold the model at this dtype (the message gives both figures and what to change)."
 
+# %% ../nbs/10_baselines.ipynb #4558abc0
 _BYTES = {torch.float32: 4, torch.float16: 2, torch.bfloat16: 2}
 
+# %% ../nbs/10_baselines.ipynb #59c38c14
 def required_memory(name: str, dtype=torch.float32, trainable_share: float = 0.0) -> float:
     """GiB to hold `name`'s weights at `dtype`, plus float32 gradients and AdamW moments (12 bytes per parameter) for the
     `trainable_share` of its parameters (0: inference), plus 20% for activations and workspace. A lower bound, not a promise."""
     n = MULTIMODAL[name].params * 1e6
     return 1.2 * (n * _BYTES[dtype] + trainable_share * n * 12) / 2**30
 
+# %% ../nbs/10_baselines.ipynb #68b22396
 def device_memory(device: str) -> float:
     "GiB the device can hold: a GPU's total memory, or the machine's physical memory for the CPU."
     if str(device).startswith("cuda"): return torch.cuda.get_device_properties(torch.device(device)).total_memory / 2**30
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 
+# %% ../nbs/10_baselines.ipynb #72b1937e
 def check_memory(name: str, device: str, dtype=torch.float32, trainable_share: float = 0.0, available: float | None = None) -> float:
     "`required_memory`, or InsufficientMemory naming the model, both figures and the remedies (bf16/fp16, gradient checkpointing, a larger GPU)."
     need, have = required_memory(name, dtype, trainable_share), device_memory(device) if available is None else available
@@ -99,10 +106,12 @@ def _freeze_except(model: nn.Module, prefixes: tuple) -> None:
     "Freeze every parameter of `model` whose name starts with none of `prefixes`."
     for n, p in model.named_parameters(): p.requires_grad_(any(n.startswith(x) for x in prefixes))
 
+# %% ../nbs/10_baselines.ipynb #8cd31526
 def _pooled(out) -> torch.Tensor:
     "transformers 5 returns model outputs from get_*_features; older versions a tensor."
     return out if torch.is_tensor(out) else out.pooler_output
 
+# %% ../nbs/10_baselines.ipynb #fd500413
 class CLIPFusion(nn.Module):
     """CLIP as the paper fine-tunes it (Section 4.4): alpha * image + (1 - alpha) * text projected embeddings (alpha =
     sigmoid(a), trainable, 0.5 at start), then a linear layer + LayerNorm keeping `projection_dim`; only CLIP's final
@@ -122,6 +131,7 @@ class CLIPFusion(nn.Module):
         a = torch.sigmoid(self.alpha)
         return F.normalize(self.norm(self.refine(a * v + (1 - a) * t)), dim=-1)
 
+# %% ../nbs/10_baselines.ipynb #9c979552
 class FLAVAEmbedder(nn.Module):
     """FLAVA's multimodal encoder (Section 4.4): the first (CLS) token of `multimodal_embeddings`, projected
     hidden -> `dim` (512) by a linear layer when `project` (fine-tuning: every FLAVA layer and the projection train);
@@ -139,6 +149,7 @@ class FLAVAEmbedder(nn.Module):
         cls = out.multimodal_embeddings[:, 0]
         return F.normalize(self.proj(cls) if self.proj is not None else cls, dim=-1)
 
+# %% ../nbs/10_baselines.ipynb #9bcb7f96
 class BLIP2Embedder(nn.Module):
     """BLIP-2 as the paper fine-tunes it (Section 4.4): vision encoder and language model frozen, the Q-Former (and its
     query tokens) trained; the first token of the language model's final hidden state, projected to `dim` (512) when
@@ -171,6 +182,7 @@ def tiny_config(name: str):
                                             vocab_size=100, word_embed_proj_dim=32, max_position_embeddings=64))
     raise KeyError(f"unknown multimodal baseline {name!r}: choose from {', '.join(MULTIMODAL)}")
 
+# %% ../nbs/10_baselines.ipynb #05c4a3c3
 def build_multimodal(name: str, source=None, fine_tune: bool = True, dtype=None, gradient_checkpointing: bool = False,
                      device: str = "cpu", check: bool = True) -> nn.Module:
     """The embedder of `name` ('clip', 'flava', 'blip2'). `source`: a weights folder (`multimodal_weights`), or a
@@ -191,6 +203,7 @@ def build_multimodal(name: str, source=None, fine_tune: bool = True, dtype=None,
             "blip2": lambda m: BLIP2Embedder(m, project=fine_tune)}[name]
     return wrap(model).to(device)
 
+# %% ../nbs/10_baselines.ipynb #9044ada3
 def trainable_names(model: nn.Module) -> list[str]:
     "Names of the parameters that train (requires_grad)."
     return [n for n, p in model.named_parameters() if p.requires_grad]
@@ -202,12 +215,15 @@ def paper_objective(model: nn.Module, lr: float = 1e-5, loss: dict | None = None
     if not params: raise ValueError("nothing in this model trains (a zero-shot embedder): evaluate it without training")
     return make_loss(loss or PAPER_LOSS, PAPER_DISTANCE), make_miner(miner, PAPER_DISTANCE), torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
 
+# %% ../nbs/10_baselines.ipynb #bfc9e6e6
 def train_step(model: nn.Module, batch: dict, labels: torch.Tensor, loss_fn, miner, opt) -> float:
     "One metric-learning step on a batch (dict of model inputs) with integer class labels (n,); returns the loss."
     model.train()
     emb = model(**batch)
     loss = loss_fn(emb, labels, miner(emb, labels) if miner is not None else None)
-    opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
     return float(loss.detach())
 
 # %% ../nbs/10_baselines.ipynb #75e877f3
@@ -217,6 +233,7 @@ def load_processor(source):
     proc = AutoProcessor.from_pretrained(str(source))
     return lambda images, texts: dict(proc(images=images, text=texts, return_tensors="pt", padding=True, truncation=True))
 
+# %% ../nbs/10_baselines.ipynb #c523c615
 def embed_multimodal(model: nn.Module, processor, manifest: Manifest, batch_size: int = 16, device: str = "cpu") -> Embeddings:
     """(n, model.dim) unit-norm float32 embeddings of `manifest`'s memes in manifest order; memes whose image cannot be
     read are in `failed` with the reason. `processor(images: list[PIL.Image], texts: list[str]) -> dict of tensors`."""
@@ -230,7 +247,8 @@ def embed_multimodal(model: nn.Module, processor, manifest: Manifest, batch_size
         if not ok: continue
         with torch.inference_mode():
             batch = {k: v.to(device) for k, v in processor(ims, txt).items()}
-            vecs.append(model(**batch).float().cpu().numpy()); ids += ok
+            vecs.append(model(**batch).float().cpu().numpy())
+            ids += ok
     dim = getattr(model, "dim", 0)
     return Embeddings(ids, np.concatenate(vecs) if vecs else np.zeros((0, dim), np.float32),
                       pd.DataFrame(failed, columns=["meme_id", "reason"]), len(ids), 0, type(model).__name__, "")
@@ -292,6 +310,7 @@ def fit_multimodal(model: nn.Module, processor, manifest: Manifest, train_ids, v
     model.load_state_dict(best["state"])
     return {"best_epoch": best["epoch"], "history": history}
 
+# %% ../nbs/10_baselines.ipynb #2fac93b7
 def multimodal_predictions(model_fn, processor, manifest: Manifest, groups: dict, fine_tune: bool = True, val_ids=(),
                            device: str = "cpu", log=print, **train_kw) -> pd.Series:
     """Predicted class per query meme: for each group {name: (reference ids, query ids)}, a fresh model

@@ -28,11 +28,13 @@ __all__ = ['MANIFEST_SUFFIXES', 'UNLABELLED', 'query_manifests', 'fill_text', 't
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet")
 UNLABELLED = "?"
 
+# %% ../nbs/18_batch.ipynb #7c82a224
 def _rows(files, root: Path, prefix: str = "") -> pd.DataFrame:
     rel = [Path(f).absolute().relative_to(root).as_posix() for f in files]
     return pd.DataFrame({"meme_id": [prefix + r for r in rel], "image": rel, "text": "", "label": UNLABELLED,
                          "status": "unconfirmed", "source": "query"})
 
+# %% ../nbs/18_batch.ipynb #f0f9316b
 def query_manifests(inputs, workers: int = 4) -> tuple[list[Manifest], pd.DataFrame]:
     """(validated manifests of the memes to assign in `inputs`, rejects with an `input` column). `inputs`: image files,
     folders and manifest files, in any mix. Missing inputs are rejects; nothing raises for a bad file. Images are
@@ -102,6 +104,7 @@ def done_ids(out: Path) -> set:
     tables += sorted(out.with_name(out.name + ".parts").glob("part-*.parquet"))
     return {str(i) for t in tables for i in (read_table(t)[0].get("meme_id", pd.Series(dtype=str)))}
 
+# %% ../nbs/18_batch.ipynb #e54a3ee2
 def finish(out: Path) -> pd.DataFrame:
     "Join the earlier table and the parts into `out` (by suffix), remove the parts; returns the table."
     parts = out.with_name(out.name + ".parts")

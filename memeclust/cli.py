@@ -17,12 +17,15 @@ def _reproduce(a):
     try: reproduce(a.scale, a.data, a.out, a.only, a.seed, a.workers, a.device, a.experiments, force=a.force)
     except ReproduceError as e: sys.exit(f"memeclust reproduce: {e}")
 
+# %% ../nbs/12_cli.ipynb #ef903b45
 def _synth(a):
     from memeclust.synth import make_minikym, minikym
     from memeclust.data import load_manifest
     path = make_minikym(a.out, a.scale, a.seed) if a.out else minikym(a.scale, a.seed)
-    print(path); print(load_manifest(path, decode=False).summary())
+    print(path)
+    print(load_manifest(path, decode=False).summary())
 
+# %% ../nbs/12_cli.ipynb #b80f2719
 def _validate(a):
     from memeclust.data import load_manifest
     try: m = load_manifest(a.manifest, decode=not a.headers_only)
@@ -34,6 +37,7 @@ def _validate(a):
         print(f"kept rows: {out}\nrejects:   {out.with_name(out.stem + '.rejects.csv')}")
     if len(m.rejects): print(m.rejects.to_string(index=False))
 
+# %% ../nbs/12_cli.ipynb #ea14860d
 def _realmemes(a):
     from memeclust.core import realmemes_dir
     from memeclust.render import realmemes_manifest
@@ -41,6 +45,7 @@ def _realmemes(a):
     if root is None: sys.exit("memeclust realmemes: no realmemes folder here (expected ../shared/data/realmemes; pass --realmemes)")
     print(realmemes_manifest(root, a.out, per_class=a.per_class, seed=a.seed))
 
+# %% ../nbs/12_cli.ipynb #fd81f9f3
 def _ocr(a):
     from memeclust.data import load_manifest, write_manifest
     from memeclust.render import ocr_missing_text, TesseractMissing
@@ -54,6 +59,7 @@ def _ocr(a):
     if len(failed) > 10: print(f"  ... and {len(failed) - 10} more")
     print(write_manifest(filled, Path(a.manifest).with_name(Path(a.manifest).stem + ".ocr.csv") if a.out is None else a.out))
 
+# %% ../nbs/12_cli.ipynb #22f4a181
 def _weights(a):
     import pandas as pd
     from memeclust.backbones import list_weights
@@ -63,6 +69,7 @@ def _weights(a):
         print("\nmultimodal baselines (paper Section 4.4; never downloaded, never random in a table):")
         print(multimodal_status(a.weights_dir).to_string(index=False))
 
+# %% ../nbs/12_cli.ipynb #9c7a77c1
 def _fit(a):
     from memeclust.pipeline import fit, FitError
     from memeclust.train import TrainError, TrainDataError
@@ -71,11 +78,13 @@ def _fit(a):
              fused=tuple(a.fused or ()))
     except (FitError, TrainError, TrainDataError, FileNotFoundError) as e: sys.exit(f"memeclust fit: {e}")
 
+# %% ../nbs/12_cli.ipynb #d96ee292
 def _evaluate(a):
     from memeclust.pipeline import evaluate, FitError
     try: evaluate(a.run, a.test, a.out, a.routing, a.k, a.top_m, a.device, a.threshold)
     except (FitError, FileNotFoundError, ValueError) as e: sys.exit(f"memeclust evaluate: {e}")
 
+# %% ../nbs/12_cli.ipynb #e6f62626
 def _assign(a):
     import json
     from memeclust.pipeline import assign
@@ -92,16 +101,19 @@ def _assign(a):
     except TesseractMissing as e: sys.exit(f"memeclust assign: no text given and OCR is unavailable: {e}; pass --text or --no-ocr")
     except (FileNotFoundError, ValueError, OSError) as e: sys.exit(f"memeclust assign: {e}")
 
+# %% ../nbs/12_cli.ipynb #08f37b02
 def _add(a):
     from memeclust.batch import add_references
     try: add_references(a.run, a.manifest, a.device)
     except (FileNotFoundError, ValueError) as e: sys.exit(f"memeclust add: {e}")
 
+# %% ../nbs/12_cli.ipynb #a7e0a1bf
 def _report(a):
     from memeclust.report import write_report
     try: print(write_report(a.predictions, a.out, a.title))
     except (FileNotFoundError, ValueError) as e: sys.exit(f"memeclust report: {e}")
 
+# %% ../nbs/12_cli.ipynb #a9eff8a7
 def _import(a):
     from memeclust import layouts
     from memeclust.data import load_manifest
@@ -111,7 +123,8 @@ def _import(a):
         else: out = layouts.hf_manifest(a.parquet, a.out, a.image_column, a.label_column, a.text_column, a.id_column)
         m = load_manifest(out, decode=False)
     except (FileNotFoundError, NotADirectoryError, ValueError) as e: sys.exit(f"memeclust import: {e}")
-    print(out); print(m.summary())
+    print(out)
+    print(m.summary())
     if len(m.rejects):                      # the manifest keeps every row; these are refused when it is read
         print(f"rows refused when the manifest is read (memeclust validate {out} --save writes a clean copy):")
         print(m.rejects.to_string(index=False))
@@ -137,18 +150,24 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--experiments", help=argparse.SUPPRESS)
     r.set_defaults(func=_reproduce)
     s = sub.add_parser("synth", help="generate the MiniKYM synthetic corpus (images + one manifest)")
-    s.add_argument("--scale", choices=["smoke", "demo"], default="smoke"); s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", help="folder to write (default: the cache under runs/data)"); s.set_defaults(func=_synth)
+    s.add_argument("--scale", choices=["smoke", "demo"], default="smoke")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", help="folder to write (default: the cache under runs/data)")
+    s.set_defaults(func=_synth)
     v = sub.add_parser("validate", help="check a manifest: rows kept, rows rejected and why")
-    v.add_argument("manifest"); v.add_argument("--save", action="store_true", help="write <name>.clean.csv and <name>.clean.rejects.csv beside it")
+    v.add_argument("manifest")
+    v.add_argument("--save", action="store_true", help="write <name>.clean.csv and <name>.clean.rejects.csv beside it")
     v.add_argument("--headers-only", action="store_true", help="check image headers only (faster; misses truncated files)")
     v.set_defaults(func=_validate)
     m = sub.add_parser("realmemes", help="render real templates + ImgFlip captions (../shared/data/realmemes) into a manifest")
-    m.add_argument("--out", required=True); m.add_argument("--per-class", type=int, default=None)
-    m.add_argument("--seed", type=int, default=0); m.add_argument("--realmemes", help=argparse.SUPPRESS)
+    m.add_argument("--out", required=True)
+    m.add_argument("--per-class", type=int, default=None)
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--realmemes", help=argparse.SUPPRESS)
     m.set_defaults(func=_realmemes)
     o = sub.add_parser("ocr", help="fill empty texts of a manifest by OCR (Tesseract)")
-    o.add_argument("manifest"); o.add_argument("--out", help="output manifest (default: <name>.ocr.csv beside it)")
+    o.add_argument("manifest")
+    o.add_argument("--out", help="output manifest (default: <name>.ocr.csv beside it)")
     o.set_defaults(func=_ocr)
     f = sub.add_parser("fit", help="Protomemes, per-cluster image and text models and FAISS indexes for a training manifest")
     f.add_argument("--train", required=True, help="training manifest (rows in a 'test' split are left out)")
@@ -164,48 +183,64 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--fused", nargs="*", choices=["alpha_fusion", "concat_fusion"], default=None,
                    help="also train these offline fused baselines per cluster (alpha average + linear + LayerNorm, as the paper's CLIP; "
                         "concatenation + linear), indexed and evaluated beside DMW")
-    f.add_argument("--seed", type=int, default=0); f.add_argument("--device", default="auto")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--device", default="auto")
     f.set_defaults(func=_fit)
     e = sub.add_parser("evaluate", help="score a labelled manifest with a fitted run: metrics.json, predictions.csv")
-    e.add_argument("--run", required=True); e.add_argument("--test", required=True); e.add_argument("--out", required=True)
+    e.add_argument("--run", required=True)
+    e.add_argument("--test", required=True)
+    e.add_argument("--out", required=True)
     e.add_argument("--routing", choices=["global", "soft", "centroid", "label"], default=None,
                    help="Protomeme routing (default: the run's; centroid: the paper's hard rule; label: the paper's ImgFlip setting)")
     e.add_argument("--top-m", type=int, default=None, help="soft routing: score each meme in its m most likely clusters (default: all)")
     e.add_argument("--k", type=int, default=None, help="top-k classes per modality (default: all)")
     e.add_argument("--threshold", type=float, default=None,
                    help="open-set threshold on P(right): below it a meme is 'known = false' (default: the run's, chosen on validation)")
-    e.add_argument("--device", default="auto"); e.set_defaults(func=_evaluate)
+    e.add_argument("--device", default="auto")
+    e.set_defaults(func=_evaluate)
     g = sub.add_parser("assign", help="assign memes to the run's KYM classes: one image (JSON), or images, folders and manifests (--out TABLE)",
                        description="One image file without --out prints its answer as JSON. With --out, every meme of the INPUTs (image files, "
                                    "folders searched recursively for images, manifests whose label is optional) goes into one table "
                                    "(.csv, .jsonl or .parquet); bad files go to <out>.rejects.csv; a rerun skips memes already in the table.")
-    g.add_argument("--run", required=True); g.add_argument("inputs", nargs="+", metavar="INPUT")
+    g.add_argument("--run", required=True)
+    g.add_argument("inputs", nargs="+", metavar="INPUT")
     g.add_argument("--out", default=None, help="the table to write (.csv, .jsonl, .parquet)")
     g.add_argument("--text", default=None, help="one image: its text (default: OCR)")
     g.add_argument("--no-ocr", action="store_true", help="no OCR: memes without a text are assigned by the image alone")
     g.add_argument("--workers", type=int, default=2, help="OCR processes (default: 2)")
     g.add_argument("--chunk", type=int, default=256, help="memes scored at a time (memory; default: 256)")
     g.add_argument("--neighbours", type=int, default=3, help="nearest references shown per modality (default: 3)")
-    g.add_argument("--top", type=int, default=5); g.add_argument("--routing", choices=["global", "soft", "centroid"], default=None)
+    g.add_argument("--top", type=int, default=5)
+    g.add_argument("--routing", choices=["global", "soft", "centroid"], default=None)
     g.add_argument("--threshold", type=float, default=None, help="open-set threshold on P(right) (default: the run's)")
-    g.add_argument("--device", default="auto"); g.set_defaults(func=_assign)
+    g.add_argument("--device", default="auto")
+    g.set_defaults(func=_assign)
     ad = sub.add_parser("add", help="add labelled reference memes (new or known classes) to a fitted run, without retraining")
-    ad.add_argument("--run", required=True); ad.add_argument("manifest"); ad.add_argument("--device", default="auto")
+    ad.add_argument("--run", required=True)
+    ad.add_argument("manifest")
+    ad.add_argument("--device", default="auto")
     ad.set_defaults(func=_add)
     rp = sub.add_parser("report", help="a static HTML page of an assign table: thumbnails, classes, known, weights, nearest references")
-    rp.add_argument("predictions", help="the table `memeclust assign --out` wrote"); rp.add_argument("--out", required=True, help="folder for index.html")
-    rp.add_argument("--title", default=None); rp.set_defaults(func=_report)
+    rp.add_argument("predictions", help="the table `memeclust assign --out` wrote")
+    rp.add_argument("--out", required=True, help="folder for index.html")
+    rp.add_argument("--title", default=None)
+    rp.set_defaults(func=_report)
     i = sub.add_parser("import", help="write a manifest from a dataset layout: an image folder per class, IMKG KYM records, HF Parquet")
     lay = i.add_subparsers(dest="layout", required=True, metavar="LAYOUT")
     li = lay.add_parser("imagefolder", help="ROOT/<class>/**/<image> (torchvision ImageFolder)")
-    li.add_argument("root"); li.add_argument("--out", help="manifest to write (default: ROOT/manifest.csv)")
+    li.add_argument("root")
+    li.add_argument("--out", help="manifest to write (default: ROOT/manifest.csv)")
     lk = lay.add_parser("kym", help="KYM entry records as scraped by IMKG (JSON or JSONL) + a folder of their downloaded images")
-    lk.add_argument("records"); lk.add_argument("--images", required=True, help="images/<slug>/... or images/<template file name>")
+    lk.add_argument("records")
+    lk.add_argument("--images", required=True, help="images/<slug>/... or images/<template file name>")
     lk.add_argument("--out", help="manifest to write (default: IMAGES/manifest.csv; records without images in its .rejects.csv)")
     lh = lay.add_parser("hf", help="Hugging Face datasets Parquet shards with image bytes (ClassLabel names read from the file)")
-    lh.add_argument("parquet", nargs="+"); lh.add_argument("--out", help="manifest to write (default: manifest.parquet beside the first)")
-    lh.add_argument("--image-column", default="image"); lh.add_argument("--label-column", default="label")
-    lh.add_argument("--text-column", default="text"); lh.add_argument("--id-column", default=None)
+    lh.add_argument("parquet", nargs="+")
+    lh.add_argument("--out", help="manifest to write (default: manifest.parquet beside the first)")
+    lh.add_argument("--image-column", default="image")
+    lh.add_argument("--label-column", default="label")
+    lh.add_argument("--text-column", default="text")
+    lh.add_argument("--id-column", default=None)
     i.set_defaults(func=_import)
     w = sub.add_parser("weights", help="list every registered image/text model and the CLIP/FLAVA/BLIP-2 baselines, and whether their weights are here")
     w.add_argument("--weights-dir", help="a weights folder (default: $MEMECLUST_WEIGHTS)")
@@ -213,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_weights)
     return p
 
+# %% ../nbs/12_cli.ipynb #90c8b07c
 def main(argv: list[str] | None = None) -> None:
     "Entry point of the `memeclust` command."
     args = build_parser().parse_args(argv)

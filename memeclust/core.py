@@ -17,6 +17,7 @@ __all__ = ['SCALES', 'PACKAGE_DIR', 'CODE_PATHS', 'check_scale', 'repo_root', 'r
 # %% ../nbs/00_core.ipynb #0025a12f
 SCALES = ("smoke", "demo", "full")
 
+# %% ../nbs/00_core.ipynb #e07d682f
 def check_scale(scale: str) -> str:
     "Return `scale` if it is one of `SCALES`, else raise a ValueError naming the choices."
     if scale not in SCALES: raise ValueError(f"unknown scale {scale!r}: choose one of {', '.join(SCALES)}")
@@ -33,14 +34,17 @@ def repo_root(start: str | Path | None = None) -> Path:
             if ini.exists() and "lib_name = memeclust" in ini.read_text(errors="ignore"): return d
     return Path.cwd()
 
+# %% ../nbs/00_core.ipynb #9970fb47
 def runs_dir() -> Path:
     "Git-ignored artifacts (caches, corpora, checkpoints): `$MEMECLUST_RUNS` or `<repo>/runs`."
     return Path(os.environ.get("MEMECLUST_RUNS") or repo_root() / "runs")
 
+# %% ../nbs/00_core.ipynb #da55dd04
 def shared_dir() -> Path:
     "Data that must stay outside the repo: `$MEMECLUST_SHARED` or the `shared` folder beside the repo."
     return Path(os.environ.get("MEMECLUST_SHARED") or repo_root().parent / "shared")
 
+# %% ../nbs/00_core.ipynb #2fc69f12
 def realmemes_dir() -> Path | None:
     "The real meme templates + ImgFlip captions folder, or None where this machine does not have it."
     d = shared_dir() / "data" / "realmemes"
@@ -49,12 +53,14 @@ def realmemes_dir() -> Path | None:
 # %% ../nbs/00_core.ipynb #6ee5a4f7
 def seed_everything(seed: int) -> None:
     "Seed Python, NumPy and torch (if importable) global generators."
-    random.seed(seed); np.random.seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)
     try:
         import torch
         torch.manual_seed(seed)
     except ImportError: pass
 
+# %% ../nbs/00_core.ipynb #5795122f
 def pick_device(prefer: str = "auto") -> str:
     "`cuda` when asked for or available (`auto`), else `cpu`; asking for cuda without one is an error."
     import torch
@@ -73,11 +79,13 @@ def _canonical(x):
     if isinstance(x, (np.integer, np.floating)): return x.item()
     return x
 
+# %% ../nbs/00_core.ipynb #cffa20b8
 def content_hash(*parts, n: int = 16) -> str:
     "Stable hex digest (first `n` chars) of JSON-able values, bytes, paths and numpy arrays."
     blob = json.dumps(_canonical(list(parts)), sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:n]
 
+# %% ../nbs/00_core.ipynb #5d513ec1
 def artifact_path(kind: str, key: str, suffix: str = "") -> Path:
     "Where an artifact of `kind` with content hash `key` lives under `runs_dir()` (folder created)."
     p = runs_dir() / "cache" / kind / f"{key}{suffix}"
@@ -87,6 +95,7 @@ def artifact_path(kind: str, key: str, suffix: str = "") -> Path:
 # %% ../nbs/00_core.ipynb #4a3d8014
 PACKAGE_DIR = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd() / "memeclust"
 
+# %% ../nbs/00_core.ipynb #6430eeb3
 def code_fingerprint(*modules: str) -> str:
     "Hash of the source files `memeclust/<module>.py` of `modules` (a missing file hashes as absent). Raises nothing."
     parts = []
@@ -100,17 +109,20 @@ def code_fingerprint(*modules: str) -> str:
 def atomic_write(path: str | Path, mode: str = "w", **kw):
     """Open a temp file beside `path`; on clean exit rename it over `path` (with the permissions a plain `open` would
     give, not the temp file's private 0600), on error delete it."""
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode, **kw) as f: yield f
-        umask = os.umask(0); os.umask(umask)
+        umask = os.umask(0)
+        os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
         raise
 
+# %% ../nbs/00_core.ipynb #e4a700e6
 def write_text(path: str | Path, text: str) -> Path:
     "Atomically write `text` to `path`."
     with atomic_write(path, "w", encoding="utf-8") as f: f.write(text)
@@ -141,6 +153,7 @@ def parallel_map(fn, items, workers: int = 2) -> list:
 # %% ../nbs/00_core.ipynb #54841a2d
 CODE_PATHS = ("memeclust", "nbs", "settings.ini", "setup.py")
 
+# %% ../nbs/00_core.ipynb #3bbfa1dd
 def git_revision(root: str | Path | None = None) -> dict:
     """{"commit": the 40-hex HEAD commit or None, "dirty": whether `CODE_PATHS` differ from it (None when unknown)} for
     the checkout at `root` (default: the one holding the imported package). Never raises: outside a git checkout, or
@@ -150,6 +163,7 @@ def git_revision(root: str | Path | None = None) -> dict:
     try: return {"commit": git("rev-parse", "HEAD").strip(), "dirty": bool(git("status", "--porcelain", "--", *CODE_PATHS).strip())}
     except (OSError, subprocess.SubprocessError): return {"commit": None, "dirty": None}
 
+# %% ../nbs/00_core.ipynb #2c0f6922
 def describe_revision(rev: dict) -> str:
     "'commit 1a2b3c4d5e6f', with '+ uncommitted changes' when dirty; says so when the commit is unknown."
     if not rev.get("commit"): return "commit unknown (not a git checkout)"
@@ -173,7 +187,8 @@ def output_dirs(out_dir: str | Path | None, scale: str) -> tuple[Path, Path]:
     "(results, figures) folders under `out_dir`, or under `runs/<scale>/` when `out_dir` is None; created."
     base = Path(out_dir) if out_dir else runs_dir() / check_scale(scale)
     res, fig = base / "results", base / "figures"
-    res.mkdir(parents=True, exist_ok=True); fig.mkdir(parents=True, exist_ok=True)
+    res.mkdir(parents=True, exist_ok=True)
+    fig.mkdir(parents=True, exist_ok=True)
     return res, fig
 
 # %% ../nbs/00_core.ipynb #a181ec17
@@ -182,6 +197,7 @@ def _fmt(v) -> str:
     if v is None or type(v).__name__ == "NAType": return ""       # pandas' missing value in Int64/string columns
     return str(v).replace("|", "\\|").replace("\n", " ")
 
+# %% ../nbs/00_core.ipynb #47a60bdb
 def markdown_table(df) -> str:
     "A GitHub-flavoured Markdown table of a DataFrame (floats to 3 decimals)."
     cols = [str(c) for c in df.columns]
@@ -189,9 +205,11 @@ def markdown_table(df) -> str:
     lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines)
 
+# %% ../nbs/00_core.ipynb #2a9dc304
 def write_table(df, stem: str | Path, title: str = "", made_by: str = "", notes: list[str] = ()) -> tuple[Path, Path]:
     "Write `df` to `<stem>.csv` and `<stem>.md` (title, provenance line, table, notes) atomically."
-    stem = Path(stem); csv, md = stem.with_suffix(".csv"), stem.with_suffix(".md")
+    stem = Path(stem)
+    csv, md = stem.with_suffix(".csv"), stem.with_suffix(".md")
     with atomic_write(csv, "w", encoding="utf-8", newline="") as f: df.to_csv(f, index=False)
     parts = [f"# {title}" if title else "", f"_Made by {made_by}._" if made_by else "", markdown_table(df)]
     parts += [f"- {n}" for n in notes]

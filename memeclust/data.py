@@ -31,13 +31,16 @@ _BYTE_BASE = 0xF700  # undecodable byte b is kept as chr(_BYTE_BASE + b) until i
 codecs.register_error("memeclust_keep_bytes", lambda e: ("".join(chr(_BYTE_BASE + b) for b in e.object[e.start:e.end]), e.end))
 _KEPT_BYTES = re.compile(f"[{chr(_BYTE_BASE + 0x80)}-{chr(_BYTE_BASE + 0xFF)}]+")
 
+# %% ../nbs/01_data.ipynb #2bf1647b
 def _decode(raw: bytes) -> str:
     return raw.decode("utf-8-sig", errors="memeclust_keep_bytes")
 
+# %% ../nbs/01_data.ipynb #e1e41200
 def _repair_bytes(text: str) -> str:
     "Runs of kept undecodable bytes in `text` decoded as Windows-1252."
     return _KEPT_BYTES.sub(lambda m: bytes(ord(c) - _BYTE_BASE for c in m.group()).decode("cp1252", errors="replace"), text)
 
+# %% ../nbs/01_data.ipynb #0f948cc5
 def _decode_file(raw: bytes) -> tuple[str, str]:
     "(text, note): UTF-8 (with or without BOM); else the whole file as Windows-1252; else per value (mixed encodings)."
     try: return raw.decode("utf-8-sig"), ""
@@ -45,6 +48,7 @@ def _decode_file(raw: bytes) -> tuple[str, str]:
     try: return raw.decode("cp1252"), f"file is not UTF-8 ({where}): decoded as Windows-1252"
     except UnicodeDecodeError: return _decode(raw), f"file is not UTF-8 ({where}) nor Windows-1252: undecodable bytes decoded per value as Windows-1252"
 
+# %% ../nbs/01_data.ipynb #7be0bc9f
 def _read_delimited(text: str, sep: str) -> tuple[pd.DataFrame, list[dict]]:
     """Rows of a CSV (sep ",", CSV quoting) or TSV (sep "\\t", no quoting) as strings, and rejects: a record whose field
     count differs from the header's, or whose quoted field holds line breaks followed by what look like whole rows (an
@@ -66,11 +70,14 @@ def _read_delimited(text: str, sep: str) -> tuple[pd.DataFrame, list[dict]]:
         else: rows.append(rec)
     return pd.DataFrame(rows, columns=header or []), bad
 
+# %% ../nbs/01_data.ipynb #4af08240
 def read_table(path: str | Path) -> tuple[pd.DataFrame, list[dict], list[str]]:
     """Read a CSV/TSV/JSONL/Parquet manifest as strings: (rows, rejected lines as reject dicts, notes on the file).
 
     Raises FileNotFoundError for a missing file, ValueError for an unsupported suffix."""
-    path = Path(path); suffix = path.suffix.lower(); bad, notes = [], []
+    path = Path(path)
+    suffix = path.suffix.lower()
+    bad, notes = [], []
     if not path.exists(): raise FileNotFoundError(f"manifest not found: {path}")
     if suffix == ".parquet":
         df = pd.read_parquet(path)
@@ -94,9 +101,11 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, list[dict], list[str]]:
     df = df.apply(lambda col: col.map(lambda v: _repair_bytes(v) if isinstance(v, str) else v))   # every column, not only text
     return df, bad, notes
 
+# %% ../nbs/01_data.ipynb #8a898ea0
 def write_manifest(df: pd.DataFrame, path: str | Path) -> Path:
     "Atomically write a manifest; the format follows the suffix (.csv, .jsonl, .parquet)."
-    path = Path(path); suffix = path.suffix.lower()
+    path = Path(path)
+    suffix = path.suffix.lower()
     if suffix == ".parquet":
         with atomic_write(path, "wb") as f: df.to_parquet(f, index=False)
     elif suffix in (".jsonl", ".ndjson"):
@@ -112,13 +121,15 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _INVISIBLE = "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
 _ONLY_INVISIBLE = re.compile(f"^[\\s{_INVISIBLE}]*$")
 
+# %% ../nbs/01_data.ipynb #b17e656c
 def normalise_text(value) -> tuple[str, str]:
     "Clean one text value; returns (text, note) where note says what was repaired ('' when nothing)."
     notes = []
     if value is None or (isinstance(value, float) and np.isnan(value)): return "", "missing text"
     text = _decode(value) if isinstance(value, bytes) else str(value)
     if _KEPT_BYTES.search(text):
-        text = _repair_bytes(text); notes.append("non-UTF-8 text decoded as cp1252")
+        text = _repair_bytes(text)
+        notes.append("non-UTF-8 text decoded as cp1252")
     text = _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
     if text and _ONLY_INVISIBLE.match(text) and text.strip(): notes.append("text made only of invisible characters: empty")
     if _ONLY_INVISIBLE.match(text): text = ""
@@ -128,6 +139,7 @@ def normalise_text(value) -> tuple[str, str]:
         text = text[:MAX_TEXT_CHARS]
     return text, "; ".join(notes)
 
+# %% ../nbs/01_data.ipynb #6cf4a997
 def normalise_name(value) -> str:
     "A label or meme id as one name: NFC, invisible characters removed, every run of spaces (no-break included) one space, trimmed."
     if value is None or (isinstance(value, float) and np.isnan(value)): return ""
@@ -142,6 +154,7 @@ def has_text(texts) -> np.ndarray:
 # %% ../nbs/01_data.ipynb #ff4b2bae
 _ORIENTATION = 0x0112      # EXIF tag
 
+# %% ../nbs/01_data.ipynb #a40b9ebf
 def _conversion_note(im: Image.Image) -> str:
     notes = []
     if getattr(im, "n_frames", 1) > 1: notes.append(f"animated ({im.n_frames} frames): first frame used")
@@ -157,6 +170,7 @@ def _conversion_note(im: Image.Image) -> str:
     elif mode != "RGB": notes.append(f"{mode} converted to RGB")
     return "; ".join(notes)
 
+# %% ../nbs/01_data.ipynb #8a3b17b8
 def inspect_image(path: str | Path, decode: bool = True) -> tuple[bool, str]:
     "Check one image file: (True, conversion note) if usable, else (False, reason for rejecting it)."
     path = Path(path)
@@ -179,6 +193,7 @@ def inspect_image(path: str | Path, decode: bool = True) -> tuple[bool, str]:
     except (OSError, SyntaxError, ValueError) as e: return False, f"truncated or corrupt image: {e}"
     return True, note
 
+# %% ../nbs/01_data.ipynb #ed776aad
 def _gray_to_8bit(im: Image.Image) -> Image.Image:
     "A 16-bit, 32-bit or float grayscale image as 8-bit L, scaled (16-bit: /257; wider integers and floats by their range)."
     a = np.asarray(im, dtype=np.float64)
@@ -187,6 +202,7 @@ def _gray_to_8bit(im: Image.Image) -> Image.Image:
     else: a = a * 255.0 if a.max(initial=0) <= 1.0 else a * (255.0 / max(a.max(), 1e-12))
     return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
 
+# %% ../nbs/01_data.ipynb #eb09a67c
 def to_rgb(im: Image.Image) -> Image.Image:
     "An opened image as a viewer shows it, in RGB: EXIF orientation, first frame, faithful mode conversion, alpha on white."
     from PIL import ImageCms
@@ -198,10 +214,13 @@ def to_rgb(im: Image.Image) -> Image.Image:
         except (ImageCms.PyCMSError, OSError, ValueError): pass      # a broken profile: plain conversion below
     if im.mode == "P": im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     if im.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
-        rgba = im.convert("RGBA"); bg = Image.new("RGB", rgba.size, "white")
-        bg.paste(rgba, mask=rgba.getchannel("A")); return bg
+        rgba = im.convert("RGBA")
+        bg = Image.new("RGB", rgba.size, "white")
+        bg.paste(rgba, mask=rgba.getchannel("A"))
+        return bg
     return im.convert("RGB")
 
+# %% ../nbs/01_data.ipynb #11bc2e29
 def load_image(path: str | Path) -> Image.Image:
     "Open an image file as RGB, as a viewer shows it (`to_rgb`). Raises OSError/UnidentifiedImageError for unreadable files."
     with warnings.catch_warnings():
@@ -242,14 +261,18 @@ class Manifest:
 
     def save(self, path: str | Path) -> Path:
         "Write the kept rows as a manifest and the rejects beside it (`<name>.rejects.csv`)."
-        path = Path(path); write_manifest(self.rows, path)
-        self.write_rejects(path.with_name(path.stem + ".rejects.csv")); return path
+        path = Path(path)
+        write_manifest(self.rows, path)
+        self.write_rejects(path.with_name(path.stem + ".rejects.csv"))
+        return path
 
 # %% ../nbs/01_data.ipynb #7c2e84fe
 REJECT_COLUMNS = ["row", "meme_id", "image", "reason"]
 
+# %% ../nbs/01_data.ipynb #69b4fbf2
 def _inside(p: Path, root: Path) -> bool: return p == root or root in p.parents
 
+# %% ../nbs/01_data.ipynb #0e628568
 def in_folder(root: Path, image: str) -> bool:
     """Does the path as written (`..` folded, links not followed) lie in `root`? A link inside the folder is read
     wherever it leads: the Hugging Face hub cache, git-annex and DVC keep a dataset's images as links into a blob
@@ -258,6 +281,7 @@ def in_folder(root: Path, image: str) -> bool:
     try: return _inside(Path(os.path.normpath(root / image)), root)
     except (OSError, ValueError): return False
 
+# %% ../nbs/01_data.ipynb #2d359b7e
 def check_image(path: Path, decode: bool = True) -> tuple[bool, str]:
     "`inspect_image`, with the reason a link leads nowhere (a git-annex or DVC file whose content is not fetched)."
     try: dangling = path.is_symlink() and not path.exists()
@@ -266,6 +290,7 @@ def check_image(path: Path, decode: bool = True) -> tuple[bool, str]:
         return False, f"image is a link to a missing file ({os.path.realpath(path)}): its content is not fetched, or the link is broken"
     return inspect_image(path, decode)
 
+# %% ../nbs/01_data.ipynb #6213a236
 def _embedded_images(df: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, list[str]]:
     """Image cells holding the bytes themselves (Hugging Face `{"bytes", "path"}` dicts, or raw bytes) written once to
     `<root>/.memeclust-images/<content hash><suffix>` and replaced by that path (a dict without bytes: its path); (rows, notes)."""
@@ -278,9 +303,11 @@ def _embedded_images(df: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, list[s
     df = df.copy()
     df.loc[paths_only, "image"] = cells[paths_only].map(lambda v: v.get("path") or "")
     if not embedded.any(): return df, []
-    out = root / ".memeclust-images"; out.mkdir(exist_ok=True)
+    out = root / ".memeclust-images"
+    out.mkdir(exist_ok=True)
     for i in np.flatnonzero(embedded.to_numpy()):
-        v = cells.iat[i]; raw = bytes(v["bytes"] if isinstance(v, dict) else v)
+        v = cells.iat[i]
+        raw = bytes(v["bytes"] if isinstance(v, dict) else v)
         name = Path(str(v.get("path") or "")).name if isinstance(v, dict) else ""
         suffix = Path(name).suffix.lower() if Path(name).suffix.lower() in (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp") else ".img"
         f = out / f"{hashlib.sha256(raw).hexdigest()[:20]}{suffix}"
@@ -288,10 +315,13 @@ def _embedded_images(df: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, list[s
         df.iat[i, df.columns.get_loc("image")] = f.relative_to(root).as_posix()
     return df, [f"{int(embedded.sum())} image cells held the image bytes themselves: written to {out} and read from there"]
 
+# %% ../nbs/01_data.ipynb #1131e90d
 def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = True, decode: bool = True,
                       workers: int = 4, first_row: int = 2, default_label: str | None = None) -> Manifest:
     "Validate manifest rows whose image paths are relative to `root`; see `load_manifest`."
-    root = Path(root).resolve(); df = df.copy(); notes = []
+    root = Path(root).resolve()
+    df = df.copy()
+    notes = []
     if default_label is not None:                            # memes to assign: a label is optional
         labels = df["label"] if "label" in df.columns else pd.Series(None, index=df.index, dtype=object)
         df["label"] = labels.map(lambda v: default_label if v is None or pd.isna(v) or not str(v).strip() else v)
@@ -299,8 +329,10 @@ def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = T
     if missing: raise ValueError(f"manifest lacks required column(s) {', '.join(missing)}; it has: {', '.join(map(str, df.columns))}")
     for col, default in (("text", None), ("status", "confirmed"), ("source", "unknown")):
         if col not in df.columns:
-            df[col] = default; notes.append(f"no '{col}' column: every row set to {default!r}" if default else "no 'text' column: texts empty (run OCR to fill them)")
-    df, embedded_notes = _embedded_images(df, root); notes += embedded_notes
+            df[col] = default
+            notes.append(f"no '{col}' column: every row set to {default!r}" if default else "no 'text' column: texts empty (run OCR to fill them)")
+    df, embedded_notes = _embedded_images(df, root)
+    notes += embedded_notes
     df = df[MANIFEST_COLUMNS + [c for c in df.columns if c not in MANIFEST_COLUMNS]]
     df.insert(0, "_row", range(first_row, first_row + len(df)))
     rejects, keep, row_notes, seen = [], [], [], {}
@@ -325,7 +357,8 @@ def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = T
     for i, (ok, msg) in zip(candidates, checks):
         r = df.iloc[i]
         if not ok: rejects.append({"row": r["_row"], "meme_id": str(r["meme_id"]).strip(), "image": str(r["image"]).strip(), "reason": msg}); continue
-        keep.append(i); row_notes.append(msg)
+        keep.append(i)
+        row_notes.append(msg)
     rows = df.iloc[keep].copy()
     texts = [normalise_text(t) for t in rows["text"]]
     rows["text"] = [t for t, _ in texts]
@@ -341,12 +374,14 @@ def validate_manifest(df: pd.DataFrame, root: str | Path, check_images: bool = T
     rej = pd.DataFrame(rejects, columns=REJECT_COLUMNS).sort_values("row", kind="stable").reset_index(drop=True)
     return Manifest(rows, rej, root, n_in=len(df), notes=notes)
 
+# %% ../nbs/01_data.ipynb #f0c8dd0f
 def load_manifest(path: str | Path, check_images: bool = True, decode: bool = True, workers: int = 4,
                   rejects_csv: str | Path | None = None, default_label: str | None = None) -> Manifest:
     """Read and validate a manifest file; image paths are relative to its folder (`in_folder`: a link there is read
     wherever it leads, a path written to leave the folder is refused). `default_label`: the label of rows without one
     (memes to assign), else a missing label is a reject. Optionally write the rejects CSV."""
-    path = Path(path); df, bad, file_notes = read_table(path)
+    path = Path(path)
+    df, bad, file_notes = read_table(path)
     first = 2 if path.suffix.lower() in (".csv", ".tsv") else 1
     m = validate_manifest(df, path.parent, check_images, decode, workers, first_row=first, default_label=default_label)
     if bad:
@@ -374,6 +409,7 @@ def stratified_split(df: pd.DataFrame, test_frac: float = 0.2, seed: int = 0, by
         out.loc[ids.index[rng.permutation(n)[:n_test]]] = names[1]
     return out
 
+# %% ../nbs/01_data.ipynb #1d2cbfba
 def ensure_split(df: pd.DataFrame, test_frac: float = 0.2, seed: int = 0) -> pd.DataFrame:
     "Return a copy with a `split` column (train/test): the manifest's own if complete, else a stratified one."
     df = df.copy()
@@ -388,11 +424,13 @@ def filter_min_class_size(df: pd.DataFrame, min_size: int = 10, by: str = "label
     small = sizes[sizes < min_size]
     return df[~df[by].isin(small.index)].copy(), small
 
+# %% ../nbs/01_data.ipynb #54dd8341
 def size_bin(n: int, width: int = 10) -> str:
     "The class-size bin of `n` memes: '10-19', '20-29', ..."
     lo = (n // width) * width
     return f"{lo}-{lo + width - 1}"
 
+# %% ../nbs/01_data.ipynb #404d5c49
 def match_class_size_distribution(df: pd.DataFrame, reference: pd.DataFrame, seed: int = 0, width: int = 10,
                                   by: str = "label") -> tuple[pd.DataFrame, pd.DataFrame]:
     "Sample `df`'s classes so no size bin has more classes than in `reference`; returns (rows kept, per-bin report)."
@@ -400,7 +438,8 @@ def match_class_size_distribution(df: pd.DataFrame, reference: pd.DataFrame, see
     bins, ref_bins = sizes.map(lambda n: size_bin(n, width)), ref_sizes.map(lambda n: size_bin(n, width)).value_counts()
     rng, keep, report = np.random.default_rng(seed), [], []
     for b, classes in sorted(bins.groupby(bins).groups.items(), key=lambda kv: int(kv[0].split("-")[0])):
-        classes = sorted(classes); target = int(ref_bins.get(b, 0))
+        classes = sorted(classes)
+        target = int(ref_bins.get(b, 0))
         chosen = classes if len(classes) <= target else list(rng.choice(classes, size=target, replace=False))
         keep += chosen
         report.append({"bin": b, "reference_classes": target, "classes_before": len(classes), "classes_after": len(chosen)})

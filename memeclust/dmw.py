@@ -18,6 +18,7 @@ __all__ = ['DISTANCES', 'class_min_distances', 'index_class_distances', 'size_bu
 # %% ../nbs/08_dmw.ipynb #b44c4230
 DISTANCES = ("cosine", "l2")
 
+# %% ../nbs/08_dmw.ipynb #0ee5d219
 def _rows(a, name: str, rows=None) -> np.ndarray:
     "`a` as a 2-D float32 array; NaN/inf is an error naming the first bad row (`rows`: original row numbers of `a`)."
     a = np.asarray(a, dtype=np.float32)
@@ -26,6 +27,7 @@ def _rows(a, name: str, rows=None) -> np.ndarray:
     if len(bad): raise ValueError(f"{name} has rows with NaN or infinite values (first: row {bad[0] if rows is None else rows[bad[0]]})")
     return a
 
+# %% ../nbs/08_dmw.ipynb #74a3b248
 def _unit_rows(a: np.ndarray, name: str, rows=None, inplace: bool = False) -> np.ndarray:
     "Rows of float32 `a` divided by their norms (in place if asked); an all-zero row is an error naming the first."
     norms = np.sqrt(np.einsum("ij,ij->i", a, a))               # no n x d temporary
@@ -33,6 +35,7 @@ def _unit_rows(a: np.ndarray, name: str, rows=None, inplace: bool = False) -> np
     if len(zero): raise ValueError(f"{name} has all-zero rows (first: row {zero[0] if rows is None else rows[zero[0]]}); a zero vector has no cosine similarity")
     return np.divide(a, norms[:, None], out=a if inplace else None)
 
+# %% ../nbs/08_dmw.ipynb #fdd6aa50
 def _class_numbers(ref_labels, classes, n_refs: int) -> tuple[np.ndarray, np.ndarray]:
     "(classes, class number of every reference); unknown labels and duplicated classes are errors."
     labels = np.asarray(ref_labels)
@@ -50,6 +53,7 @@ def _class_numbers(ref_labels, classes, n_refs: int) -> tuple[np.ndarray, np.nda
     if len(unknown): raise ValueError(f"{len(unknown)} references have a label not in classes (first: {labels[unknown[0]]!r} at row {unknown[0]})")
     return classes, idx
 
+# %% ../nbs/08_dmw.ipynb #2ec0d42c
 def class_min_distances(queries, references, ref_labels, classes=None, chunk_queries: int = 1024,
                         chunk_refs: int = 65536, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
     "Per query and class, the smallest distance to any reference of that class: (n_queries x n_classes float32, classes)."
@@ -85,6 +89,7 @@ def class_min_distances(queries, references, ref_labels, classes=None, chunk_que
     q_sq = np.einsum("ij,ij->i", Q.astype(np.float64), Q.astype(np.float64))[:, None]
     return np.sqrt(np.maximum(q_sq - best, 0)).astype(np.float32), classes
 
+# %% ../nbs/08_dmw.ipynb #9642a5f9
 def index_class_distances(index: ReferenceIndex, queries, classes=None, k: int = 1, **kw) -> tuple[np.ndarray, np.ndarray]:
     """`class_min_distances` of `queries` to every reference of a `ReferenceIndex` (cosine), or with `k` > 1 the mean
     of each class' k nearest (`class_topk_distances`): (distances, classes)."""
@@ -105,6 +110,7 @@ def size_buckets(sizes, max_refs: int = 65536, ratio: float = 1.25) -> list[np.n
         cur.append(c)
     return out + ([np.array(cur)] if cur else [])
 
+# %% ../nbs/08_dmw.ipynb #f7424e33
 def class_topk_distances(queries, references, ref_labels, k: int = 3, classes=None, chunk_queries: int = 256,
                          chunk_refs: int = 65536) -> tuple[np.ndarray, np.ndarray]:
     """Per query and class, the mean cosine distance to the class' `k` nearest references (all where it has fewer;
@@ -161,6 +167,7 @@ class DMWResult:
     r_image: np.ndarray | None = None   # n, evidence rule only: P(image's top class is right)
     p_right: np.ndarray | None = None   # n, evidence rule only: P(the fused answer is right)
 
+# %% ../nbs/08_dmw.ipynb #bd88492f
 def _weights(pt_max, pv_max, eps, text_available):
     "Eq. 2-3, with w_t = 0 and w_v = 1 where `text_available` is False."
     w_t, w_v = pt_max / (pt_max + pv_max + eps), pv_max / (pt_max + pv_max + eps)
@@ -170,6 +177,7 @@ def _weights(pt_max, pv_max, eps, text_available):
         w_t, w_v = np.where(avail, w_t, 0.0), np.where(avail, w_v, 1.0)
     return w_t, w_v
 
+# %% ../nbs/08_dmw.ipynb #572c7a7f
 def _finish(P, w_t, w_v, pt_max, pv_max) -> DMWResult:
     "Eq. 5 and the argmax."
     total = P.sum(axis=1, keepdims=True)
@@ -178,12 +186,14 @@ def _finish(P, w_t, w_v, pt_max, pv_max) -> DMWResult:
     P = P / total
     return DMWResult(P, w_t, w_v, pt_max, pv_max, P.argmax(axis=1))
 
+# %% ../nbs/08_dmw.ipynb #4d4f8009
 def _pair(p_text, p_image):
     pt, pv = np.atleast_2d(np.asarray(p_text, np.float64)), np.atleast_2d(np.asarray(p_image, np.float64))
     if pt.shape != pv.shape or pt.ndim != 2: raise ValueError(f"text and image inputs must have the same shape (queries x classes), got {pt.shape} and {pv.shape}")
     if pt.shape[1] == 0: raise ValueError("no classes: inputs have 0 columns")
     return pt, pv
 
+# %% ../nbs/08_dmw.ipynb #b52ec18b
 def dmw(p_text, p_image, eps: float = 1e-8, text_available=None) -> DMWResult:
     "Eq. 2-5: fuse per-modality class probabilities (n x C each) with confidence weights."
     pt, pv = _pair(p_text, p_image)
@@ -201,6 +211,7 @@ def truncate_topk(distances, k: int | None) -> np.ndarray:
     np.put_along_axis(d, drop, np.inf, axis=1)
     return d
 
+# %% ../nbs/08_dmw.ipynb #798cb1be
 def dmw_topk(d_text, d_image, k: int | None, temperature_text: float = 1.0, temperature_image: float = 1.0,
              eps: float = 1e-8, text_available=None) -> DMWResult:
     "DMW over each modality's `k` closest classes (Section 6.2); k=None or k >= C is plain `dmw` (K@All)."
@@ -231,6 +242,7 @@ def mean_nll(distances, true_class_idx, temperature: float = 1.0) -> float:
     log_norm = top[:, 0] + np.log(np.exp(z - top).sum(axis=1))
     return float(np.mean(log_norm - z[np.arange(len(z)), y[keep]]))
 
+# %% ../nbs/08_dmw.ipynb #4388f2f6
 def fit_temperature(distances, true_class_idx, grid=np.geomspace(0.005, 2, 60)) -> float:
     "The temperature in `grid` with the smallest `mean_nll` of the true classes (fit on a validation split)."
     grid = np.asarray(grid, dtype=np.float64)
@@ -242,6 +254,7 @@ def fit_temperature(distances, true_class_idx, grid=np.geomspace(0.005, 2, 60)) 
 def _temperature(temperatures: dict | None, cluster, modality: str) -> float:
     return float(((temperatures or {}).get(str(cluster)) or {}).get(modality, 1.0))
 
+# %% ../nbs/08_dmw.ipynb #b04f7801
 class _Rule:
     "A fusion rule: per-(cluster, modality) temperatures and a fusion of temperature-scaled distances (n x C each)."
     temperatures: dict | None = None
@@ -251,6 +264,7 @@ class _Rule:
         dt, dv = _pair(d_text, d_image)
         return self.fuse(dt / self.temperature(cluster, "text"), dv / self.temperature(cluster, "image"), text_available)
 
+# %% ../nbs/08_dmw.ipynb #2d6d41eb
 @dataclass
 class StreamRule(_Rule):
     """One stream alone (eq. 1 at the cluster's temperature for it); queries without that modality get all-zero rows.
@@ -271,6 +285,7 @@ class StreamRule(_Rule):
         w_t, w_v = (one, zero) if self.modality == "text" else (zero, one)
         return DMWResult(p, w_t, w_v, p.max(1) if self.modality == "text" else zero, p.max(1) if self.modality == "image" else zero, p.argmax(1))
 
+# %% ../nbs/08_dmw.ipynb #c81c2105
 @dataclass
 class PaperDMW(_Rule):
     "The paper's DMW (eq. 1-5 at temperature 1) over each modality's `k` closest classes (None: K@All)."
@@ -279,6 +294,7 @@ class PaperDMW(_Rule):
     def temperature(self, cluster, modality: str) -> float: return 1.0
     def fuse(self, d_text, d_image, text_available=None) -> DMWResult: return dmw_topk(d_text, d_image, self.k, text_available=text_available)
 
+# %% ../nbs/08_dmw.ipynb #6bee9778
 @dataclass
 class CalibratedDMW(_Rule):
     "DMW with a softmax temperature per (cluster, modality) fitted on validation queries; `k` as in `PaperDMW`."
@@ -286,7 +302,6 @@ class CalibratedDMW(_Rule):
     k: int | None = None
     name = "dmw_calibrated"
     def fuse(self, d_text, d_image, text_available=None) -> DMWResult: return dmw_topk(d_text, d_image, self.k, text_available=text_available)
-
 
 # %% ../nbs/08_dmw.ipynb #4df0e18f
 def evidence_features(d) -> np.ndarray:

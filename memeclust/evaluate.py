@@ -12,6 +12,7 @@ __all__ = ['METRICS', 'classification_metrics', 'metrics_table', 'beside_paper',
 # %% ../nbs/09_evaluate.ipynb #fc38199e
 METRICS = ("accuracy", "precision", "recall", "f1")
 
+# %% ../nbs/09_evaluate.ipynb #e7383e0c
 def classification_metrics(y_true, y_pred) -> dict:
     "Accuracy (precision@1) and macro precision, recall, F1 over the test memes' classes; floats in 0..1."
     from sklearn.metrics import precision_recall_fscore_support

@@ -77,6 +77,7 @@ def unconfirmed_sets(sets: dict, seed: int = 0, width: int = 10) -> dict:
                      "test": write_manifest(rows[rows.split.eq("test")], root / f".memeclust-s{seed}-unconfirmed-{name}-test.csv")}
     return out
 
+# %% ../nbs/14_experiments.ipynb #5500fe7a
 def cluster_shares(rows: pd.DataFrame, class_cluster: dict) -> pd.Series:
     "Share (0..1) of `rows` (memes) per cluster of their class (`class_cluster`: class -> cluster name); classes not in it count as 'none'."
     return rows.label.astype(str).map(class_cluster).fillna("none").value_counts(normalize=True).sort_index()
@@ -84,6 +85,7 @@ def cluster_shares(rows: pd.DataFrame, class_cluster: dict) -> pd.Series:
 # %% ../nbs/14_experiments.ipynb #82cd2c5a
 FIT_MODULES = ("core", "data", "backbones", "protomemes", "train", "index", "dmw", "evaluate", "pipeline")
 
+# %% ../nbs/14_experiments.ipynb #25bfd80e
 def fit_key(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", preset: str = "default", grid=None,
             fused: tuple = ()) -> str:
     """The cache key of a fit: the manifest's content, every setting, the backbones each role resolves to here with their
@@ -102,6 +104,7 @@ def _locked(folder: Path):
         try: yield
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
+# %% ../nbs/14_experiments.ipynb #db1d35ca
 def fit_cached(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", preset: str = "default",
                search: bool = True, fused: tuple = (), protomemes=None, log=print) -> Path:
     """`pipeline.fit` into `runs/cache/fit/<fit_key>`, or the folder of an earlier identical fit. `search`: the default
@@ -113,7 +116,8 @@ def fit_cached(train_manifest, scale: str, clusters: int = 6, seed: int = 0, dev
     out = artifact_path("fit", key if protomemes is None else content_hash(key, file_fingerprint(protomemes)))
     with _locked(out):
         if (out / "fit.json").exists() and (out / "calibration.json").exists():
-            log(f"reusing the fit in {out}"); return out
+            log(f"reusing the fit in {out}")
+            return out
         return fit_pipeline(train_manifest, out, scale=scale, clusters=clusters, seed=seed, device=device, preset=preset, grid=grid,
                             fused=tuple(fused), protomemes=protomemes, log=log)
 
@@ -128,6 +132,7 @@ def experiment_predictions(sets: dict, run: FittedRun, which: str = "confirmed",
     if path is None: raise FitError(f"this corpus has no {which} memes")
     return manifest_predictions(run, path, routing or (None if which == "confirmed" else "label"), device, k)
 
+# %% ../nbs/14_experiments.ipynb #e57e44c6
 def manifest_predictions(run: FittedRun, manifest, routing: str | None = None, device: str = "cpu", k: int | None = None) -> pd.DataFrame:
     "`pipeline.predict` of every meme of a labelled manifest with `run` (`routing`: None = the run's own), `cluster` as int."
     pred = predict(score(run, load_manifest(manifest), routing, device=device), k, run.calibration)
@@ -185,6 +190,7 @@ def fit(self: Experiment, clusters: int = 6, preset: str | None = None, search: 
     self.run = self.fit_set(self.sets["confirmed_split"], clusters, search=search, fused=fused, log=log)
     return self.run
 
+# %% ../nbs/14_experiments.ipynb #3bbf546f
 @patch
 def fit_set(self: Experiment, train_manifest, clusters: int = 6, protomemes=None, search: bool = True, fused: tuple = FUSION_HEADS,
             log=print) -> FittedRun:
@@ -261,6 +267,7 @@ def duplicate_inputs(sets: dict, run: FittedRun, trained: FittedRun | None = Non
                         else f"the frozen {run.info['image_backbone']} and {run.info['text_backbone']} backbones")
     return out
 
+# %% ../nbs/14_experiments.ipynb #548484b8
 def duplicate_scores(duplicates: pd.DataFrame, truth: pd.DataFrame, modality: str) -> dict:
     """Detection against a generator's truth (`truth`: Unconfirmed class -> duplicate_of, duplicate_via): a class made as a
     duplicate of `modality` ('image': via image or both; 'text': via text or both) is found when a detected pair names
@@ -270,7 +277,6 @@ def duplicate_scores(duplicates: pd.DataFrame, truth: pd.DataFrame, modality: st
     detected = set(duplicates.query_class)
     return {"true_duplicates": len(want), "detected": len(detected), "right_twin": len(right),
             "precision": len(right) / len(detected) if detected else float("nan"), "recall": len(right) / len(want) if want else float("nan")}
-
 
 # %% ../nbs/14_experiments.ipynb #e8c31ac1
 def duplicates_by_cluster(duplicates: dict, class_cluster: dict) -> pd.DataFrame:
@@ -283,6 +289,7 @@ def duplicates_by_cluster(duplicates: dict, class_cluster: dict) -> pd.DataFrame
                       for c in sorted(cluster_of.unique(), key=int)])
     return pd.concat([t, pd.DataFrame([{"cluster": "total", **t.drop(columns="cluster").sum().to_dict()}])], ignore_index=True)
 
+# %% ../nbs/14_experiments.ipynb #e7e4f786
 def duplicate_pairs(duplicates: dict, confirmed: Manifest, unconfirmed: Manifest, class_cluster: dict, top: int = 12) -> pd.DataFrame:
     """The `top` duplicate pairs of all modalities, highest `share_similar` first (then larger Unconfirmed classes):
     modality, unconfirmed_class, confirmed_class, similar, unconfirmed_memes, share_similar, cluster, and the first meme of
@@ -304,6 +311,7 @@ def duplicate_pairs(duplicates: dict, confirmed: Manifest, unconfirmed: Manifest
 # %% ../nbs/14_experiments.ipynb #73e52e90
 RULES = ("image", "text", "dmw", "dmw_calibrated", "dmw_evidence", *FUSION_HEADS)
 
+# %% ../nbs/14_experiments.ipynb #21d5c0eb
 def condition_predictions(runs: dict, sets: dict, device: str = "cpu", conditions=CONDITIONS) -> pd.DataFrame:
     """`pipeline.predict` of every condition's memes (`sets[condition]`, a manifest) under every routing of `runs`
     ({name: (FittedRun, routing rule name)}): one row per (condition, routing, meme), with `condition` and `routing`."""
@@ -349,6 +357,7 @@ def table(self: Experiment, df: pd.DataFrame, name: str, title: str = "", notes:
     "`results/<name>.csv` and `.md` (title, the provenance line, the table, `notes`); their paths."
     return write_table(df, self.results_dir / name, title, self.provenance, list(notes))
 
+# %% ../nbs/14_experiments.ipynb #5d44d3f1
 @patch
 def figure(self: Experiment, fig, name: str, dpi: int = 100) -> Path:
     """`figures/<name>.png`: `fig` with the provenance line printed under it and stored in the PNG's `Source` metadata,

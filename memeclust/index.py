@@ -19,6 +19,7 @@ MODALITIES = ("image", "text")
 STREAMS = MODALITIES + ("alpha_fusion", "concat_fusion")   # and the fused streams of the offline multimodal baselines (train.FUSION_HEADS)
 _GPU_MAX_K = 2048  # faiss GPU flat search handles k up to this
 
+# %% ../nbs/07_index.ipynb #023f380b
 def _check_name(cluster, modality) -> str:
     "Validate `modality` (a stream of `STREAMS`) and return `cluster` as a folder-safe string."
     if modality not in STREAMS: raise ValueError(f"unknown modality {modality!r}: choose one of {', '.join(STREAMS)}")
@@ -26,6 +27,7 @@ def _check_name(cluster, modality) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", cluster): raise ValueError(f"cluster name {cluster!r} must be letters, digits, '_', '.' or '-'")
     return cluster
 
+# %% ../nbs/07_index.ipynb #cf572b23
 def _unit(vectors: np.ndarray, name: str, ids=None) -> np.ndarray:
     "Rows of a 2-D array divided by their L2 norms (float32); NaN/inf or all-zero rows are an error naming the first."
     first = lambda bad: f"meme_id {ids[bad[0]]!r}" if ids is not None else f"row {bad[0]}"
@@ -36,6 +38,7 @@ def _unit(vectors: np.ndarray, name: str, ids=None) -> np.ndarray:
     if len(bad): raise ValueError(f"{name} has {len(bad)} all-zero rows (first: {first(bad)}); a zero vector has no cosine similarity")
     return np.ascontiguousarray(vectors / norms[:, None], dtype=np.float32)
 
+# %% ../nbs/07_index.ipynb #3acfe3f2
 @dataclass(eq=False)
 class ReferenceIndex:
     "One (cluster, modality)'s reference embeddings: an exact cosine (inner product on unit vectors) FAISS index."
@@ -85,7 +88,8 @@ class ReferenceIndex:
 
     def neighbours(self, queries, k: int = 5) -> pd.DataFrame:
         "Long table of each query's `k` nearest references: query (row number), rank (1..k), meme_id, label, similarity."
-        sims, rows = self.search(queries, k); n, k = rows.shape
+        sims, rows = self.search(queries, k)
+        n, k = rows.shape
         return pd.DataFrame({"query": np.repeat(np.arange(n), k), "rank": np.tile(np.arange(1, k + 1), n),
                              "meme_id": self.meme_ids[rows.ravel()], "label": self.labels[rows.ravel()], "similarity": sims.ravel()})
 
@@ -110,6 +114,7 @@ def _strings(values, name: str, n: int) -> np.ndarray:
     if len(bad): raise ValueError(f"{name} has {len(bad)} missing or empty entries (first: row {bad[0]})")
     return a.astype(str)
 
+# %% ../nbs/07_index.ipynb #9f5926bc
 def _gpu_copy(index, gpu: bool | None):
     "(resources, GPU copy of `index`) when `gpu` asks for one (None: when faiss sees a GPU), else None."
     n_gpus = faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
@@ -119,6 +124,7 @@ def _gpu_copy(index, gpu: bool | None):
     res = faiss.StandardGpuResources()  # pragma: no cover - needs faiss-gpu and a CUDA device
     return res, faiss.index_cpu_to_gpu(res, 0, index)
 
+# %% ../nbs/07_index.ipynb #0861fb18
 def build_index(vectors, meme_ids, labels, modality: str, cluster="all", info: dict | None = None,
                 gpu: bool | None = None) -> ReferenceIndex:
     "An exact cosine `ReferenceIndex` over `vectors` (n x d), one meme id and class label per row."
@@ -152,9 +158,11 @@ def extend_index(ref: ReferenceIndex, vectors, meme_ids, labels) -> ReferenceInd
 # %% ../nbs/07_index.ipynb #07790a99
 _FORMAT = 1
 
+# %% ../nbs/07_index.ipynb #e41a6563
 def save_index(ref: ReferenceIndex, folder) -> Path:
     "Write `ref` (CPU index, references in row order, metadata) into `folder`; returns the folder."
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     blob = faiss.serialize_index(ref.index).tobytes()
     with atomic_write(folder / "index.faiss", "wb") as f: f.write(blob)
     with atomic_write(folder / "references.csv", "w", encoding="utf-8", newline="") as f:
@@ -165,6 +173,7 @@ def save_index(ref: ReferenceIndex, folder) -> Path:
     write_text(folder / "index.json", json.dumps(meta, indent=1, default=str) + "\n")
     return folder
 
+# %% ../nbs/07_index.ipynb #47527045
 def load_index(folder, gpu: bool | None = False) -> ReferenceIndex:
     "Read a `ReferenceIndex` written by `save_index`, checking that its three files agree."
     folder = Path(folder)
@@ -200,21 +209,26 @@ class IndexSet(dict):
     @property
     def clusters(self) -> list: return sorted({c for c, _ in self})
 
+# %% ../nbs/07_index.ipynb #c0d7e3b1
 def save_index_set(indexes: dict, folder) -> Path:
     "Write each (cluster, modality) -> `ReferenceIndex` into `folder/<modality>-c<cluster>/` and list them in `indexes.json`."
-    folder = Path(folder); entries = []
+    folder = Path(folder)
+    entries = []
     for (cluster, modality), ref in indexes.items():  # check every key before writing anything
         if (str(cluster), modality) != (ref.cluster, ref.modality):
             raise ValueError(f"key ({cluster!r}, {modality!r}) holds the index of ({ref.cluster!r}, {ref.modality!r})")
     for ref in sorted(indexes.values(), key=lambda r: (r.cluster, r.modality)):
-        name = f"{ref.modality}-c{ref.cluster}"; save_index(ref, folder / name)
+        name = f"{ref.modality}-c{ref.cluster}"
+        save_index(ref, folder / name)
         entries.append(dict(cluster=ref.cluster, modality=ref.modality, path=name, ntotal=ref.ntotal, dim=ref.dim))
     write_text(folder / "indexes.json", json.dumps(dict(format="memeclust.index_set", version=_FORMAT, indexes=entries), indent=1) + "\n")
     return folder
 
+# %% ../nbs/07_index.ipynb #1a3301aa
 def load_index_set(folder, gpu: bool | None = False) -> IndexSet:
     "Read every index listed in `folder/indexes.json` into an `IndexSet` keyed by (cluster, modality)."
-    folder = Path(folder); listing = folder / "indexes.json"
+    folder = Path(folder)
+    listing = folder / "indexes.json"
     if not listing.is_file(): raise FileNotFoundError(f"{folder} is not a saved index set: missing indexes.json")
     meta = json.loads(listing.read_text(encoding="utf-8"))
     if meta.get("format") != "memeclust.index_set": raise ValueError(f"{listing} is not a memeclust index set listing")
@@ -239,7 +253,8 @@ def similar_class_counts(queries, query_labels, references, reference_labels, th
     if Q.shape[1] != R.shape[1]: raise ValueError(f"queries have {Q.shape[1]} dims, references {R.shape[1]}")
     qcls, qcode = np.unique(_strings(query_labels, "query_labels", len(Q)), return_inverse=True)
     rcls, rcode = np.unique(_strings(reference_labels, "reference_labels", len(R)), return_inverse=True)
-    index = faiss.IndexFlatIP(R.shape[1]); index.add(R)
+    index = faiss.IndexFlatIP(R.shape[1])
+    index.add(R)
     nr, keys = len(rcls), []
     for s in range(0, len(Q), block):
         lims, _, I = index.range_search(Q[s:s + block], float(threshold) - tolerance)      # FAISS keeps similarity > radius
@@ -251,6 +266,7 @@ def similar_class_counts(queries, query_labels, references, reference_labels, th
     return pd.DataFrame({"query_class": qcls[k // nr], "reference_class": rcls[k % nr], "similar": n.astype(int),
                          "query_size": sizes[k // nr].astype(int)})
 
+# %% ../nbs/07_index.ipynb #b8b30377
 def duplicate_classes(counts: pd.DataFrame, share: float = 0.8) -> pd.DataFrame:
     """The (query class, reference class) pairs of `similar_class_counts` where at least `share` of the query class's memes
     are similar: the paper's duplicate rule (80%). Adds `share_similar`; sorted by it, then by name."""

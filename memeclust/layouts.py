@@ -19,6 +19,7 @@ __all__ = ['IMAGE_SUFFIXES', 'image_files', 'relative_image', 'image_folder_mani
 # %% ../nbs/01a_layouts.ipynb #e9b63b03
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff")
 
+# %% ../nbs/01a_layouts.ipynb #900886a6
 def image_files(folder) -> list[Path]:
     "Image files under `folder` (recursive, sorted, links included, hidden folders skipped). Raises NotADirectoryError."
     folder = Path(folder)
@@ -43,7 +44,8 @@ def image_folder_manifest(root, out=None, status: str = "confirmed", source: str
     """Write a manifest of `root/<class>/**/<image>` (default `root/manifest.csv`; CSV, JSONL or Parquet by suffix):
     one row per image file, `label` its class folder, `text` empty (fill it with `memeclust ocr`).
     Raises NotADirectoryError, ValueError (no class folder, or `out` not in or above `root`)."""
-    root = Path(root); out = Path(out) if out else root / "manifest.csv"
+    root = Path(root)
+    out = Path(out) if out else root / "manifest.csv"
     files = image_files(root)
     loose = [p for p in files if p.parent == root]
     rows = [dict(meme_id=p.relative_to(root).as_posix(), image=relative_image(p, out.parent), text="",
@@ -59,6 +61,7 @@ def kym_slug(url: str) -> str:
     "The class name of a KYM entry: the last path part of its URL ('' when there is none)."
     return urlparse(str(url or "")).path.rstrip("/").rsplit("/", 1)[-1]
 
+# %% ../nbs/01a_layouts.ipynb #e66c38ae
 def kym_record(r: dict) -> dict:
     "One IMKG record's slug, title, url, KYM status and template image URL. Raises ValueError naming what is missing."
     if not isinstance(r, dict): raise ValueError(f"not a JSON object but {type(r).__name__}")
@@ -91,7 +94,8 @@ def kym_manifest(records, images, out=None, source: str = "kym", log=print) -> P
     """Write a manifest (default `images/manifest.csv`) of IMKG `records` (JSON or JSONL) and the folder `images`:
     label = the entry's slug, `status` from the KYM status, `kym_url`, `title`, `kym_status` kept; `text` empty.
     Records without an image go to `<manifest>.rejects.csv`. Raises NotADirectoryError, ValueError (no record matched)."""
-    images = Path(images); out = Path(out) if out else images / "manifest.csv"
+    images = Path(images)
+    out = Path(out) if out else images / "manifest.csv"
     recs, rejects = kym_records(records)
     files = image_files(images)
     by_name = {p.name: p for p in files if p.parent == images}
@@ -103,7 +107,8 @@ def kym_manifest(records, images, out=None, source: str = "kym", log=print) -> P
         found = in_folder.get(r["slug"]) or ([by_name[r["template"]]] if r["template"] in by_name else [])
         if not found:
             why = f"no downloaded image: neither {images / r['slug']}/ nor {images / (r['template'] or '<template file>')}"
-            rejects.append(dict(row=i + 1, meme_id=r["slug"], image="", reason=why)); continue
+            rejects.append(dict(row=i + 1, meme_id=r["slug"], image="", reason=why))
+            continue
         for p in found:
             used.add(p)
             rows.append(dict(meme_id=p.relative_to(images).as_posix(), image=relative_image(p, out.parent), text="",

@@ -41,6 +41,7 @@ class PaperTable:
 # %% ../nbs/13_paper.ipynb #9d6599f6
 _APRF = ("accuracy", "precision", "recall", "f1")
 
+# %% ../nbs/13_paper.ipynb #89c89ebc
 def _by_cluster(blocks: dict) -> tuple:
     "Rows (method, cluster, *values) from the paper's layout {cluster: {method: values}}, in the paper's order."
     return tuple((m, c, *v) for c, methods in blocks.items() for m, v in methods.items())

@@ -34,6 +34,7 @@ def file_fingerprint(path) -> str:
     "Content hash of a file (the manifest): part of every run folder's name, so an edited manifest retrains."
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
+# %% ../nbs/11_pipeline.ipynb #d6c74199
 def run_config(manifest_path, data_key: str | None = None, **kw) -> TrainConfig:
     """A `TrainConfig(manifest_path, **kw)` whose out_dir is the run cache's folder for its key and the manifest's content
     (`data_key`, default `file_fingerprint(manifest_path)`): the same settings on the same manifest find their finished run."""
@@ -41,18 +42,21 @@ def run_config(manifest_path, data_key: str | None = None, **kw) -> TrainConfig:
     cfg.out_dir = str(artifact_path("train", content_hash(cfg.key, data_key or file_fingerprint(manifest_path))))
     return cfg
 
+# %% ../nbs/11_pipeline.ipynb #5d157263
 def trainable(labels) -> tuple[bool, str]:
     "(can a group with these class labels be metric-trained, why not)."
     sizes = pd.Series(list(labels), dtype=object).value_counts()
     n = int((sizes >= 2).sum())
     return (True, "") if n >= 2 else (False, f"{n} class(es) with 2 or more memes among {len(sizes)} classes: nothing to contrast")
 
+# %% ../nbs/11_pipeline.ipynb #3d26995a
 def _grid_label(point: dict) -> str:
     "A short name for a grid point: 'NTXentLoss(t=0.1), lr 0.001'."
     loss = point.get("loss")
     s = f"{loss['name']}(t={loss.get('temperature')})" if loss else "default loss"
     return s + "".join(f", {k} {v}" for k, v in point.items() if k != "loss")
 
+# %% ../nbs/11_pipeline.ipynb #6e585bff
 def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict, nproc: int = 1, log=print,
                  val_ids=None, grid: list | None = None) -> tuple[dict, dict]:
     """Train one `modality` model per group {name: meme ids} in one launched process.
@@ -71,13 +75,16 @@ def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict
         if modality == "text": labels = labels[has_text(rows.loc[ids, "text"])]
         ok, why = trainable(labels[[i not in (val or ()) for i in labels.index]])
         if not ok:
-            log(f"{stream} group {name}: not trained ({why}); its index uses the pretrained backbone(s)"); runs[name] = None; continue
+            log(f"{stream} group {name}: not trained ({why}); its index uses the pretrained backbone(s)")
+            runs[name] = None
+            continue
         for g, point in enumerate(points):
             kw, train_ids = {**train_kw, **point}, ids
             if val is not None and kw.get("select") == "validation": kw["val_ids"] = [i for i in ids if i in val]
             elif val is not None: train_ids = [i for i in ids if i not in val]      # selection by loss: validation memes stay unseen all the same
             cfg = run_config(manifest.path, data_key, modality=modality, meme_ids=train_ids, **kw)
-            folders[(name, g)] = Path(cfg.out_dir); configs.append(cfg)
+            folders[(name, g)] = Path(cfg.out_dir)
+            configs.append(cfg)
     summaries = {}
     if configs:
         log(f"{stream}: training {len(configs)} run(s): {len(configs) // len(points)} group(s) x {len(points)} setting(s)")
@@ -100,9 +107,11 @@ def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict
     label = _grid_label(points[best]) if len(points) > 1 else _grid_label({"loss": train_kw.get("loss"), "lr": train_kw.get("lr")})
     return runs, {"setting": points[best], "label": label, "grid": table}
 
+# %% ../nbs/11_pipeline.ipynb #483220e6
 def _is_head_run(run_dir) -> bool:
     return (Path(run_dir) / "config.yaml").exists() and "mode: head" in (Path(run_dir) / "config.yaml").read_text()
 
+# %% ../nbs/11_pipeline.ipynb #37fba4c0
 def embed_group(manifest: Manifest, ids, run_dir, base_encoder=None, device: str = "cpu", base_emb=None):
     """Embeddings of the memes `ids` with a trained run (or `base_encoder` where `run_dir` is None).
 
@@ -118,6 +127,7 @@ def embed_group(manifest: Manifest, ids, run_dir, base_encoder=None, device: str
     if base_encoder is None: raise ValueError("no trained run and no base encoder to embed with")
     return embed_manifest(sub, base_encoder, progress=False)
 
+# %% ../nbs/11_pipeline.ipynb #c7d1412c
 def precision_at_1(manifest: Manifest, ref_ids, query_ids, modality: str, run_dir=None, base_encoder=None, device: str = "cpu") -> float:
     "precision@1 of `query_ids` against a reference index of `ref_ids`, all embedded in one pass (a trained run, or `base_encoder`)."
     ref_ids, query_ids = [str(i) for i in ref_ids], [str(i) for i in query_ids]
@@ -130,6 +140,7 @@ def precision_at_1(manifest: Manifest, ref_ids, query_ids, modality: str, run_di
     idx = build_index(emb.vectors[r.to_numpy()], r.index.to_numpy(), rows.label.astype(str).loc[r.index].to_numpy(), modality)
     return float(np.mean(idx.predict_1nn(emb.vectors[q.to_numpy()]) == rows.label.astype(str).loc[q.index].to_numpy()))
 
+# %% ../nbs/11_pipeline.ipynb #92e75cd2
 def index_groups(manifest: Manifest, groups: dict, runs: dict, modality: str, base_encoder=None, device: str = "cpu", base_emb=None):
     "An `IndexSet` with one reference index per group, built from each group's trained model (Algorithm 1, lines 6-9); `base_emb` as in `embed_group`."
     labels = manifest.rows.set_index(manifest.rows.meme_id.astype(str)).label.astype(str)
@@ -149,10 +160,12 @@ def index_groups(manifest: Manifest, groups: dict, runs: dict, modality: str, ba
 class FitError(ValueError):
     "The data cannot be fitted (the message says why)."
 
+# %% ../nbs/11_pipeline.ipynb #20e3193a
 def _stage(log, t0: float):
     "A logger that prefixes the seconds since `t0`: one line per stage of fit/evaluate."
     return lambda msg: log(f"[{time.perf_counter() - t0:6.1f}s] {msg}")
 
+# %% ../nbs/11_pipeline.ipynb #2836f69f
 def degraded_copies(manifest: Manifest, ids, folder, seed: int = 0) -> Manifest:
     """A copy of each meme of `ids` as its picture is met again elsewhere, written under `folder`: a crop (4-15% off
     each side), a plain border on half of them, a downscale to 45-80% and JPEG recompression at quality 20-60 (Pillow's
@@ -176,6 +189,7 @@ def degraded_copies(manifest: Manifest, ids, folder, seed: int = 0) -> Manifest:
     df = pd.DataFrame(rows).drop(columns="Index", errors="ignore")
     return load_manifest(write_manifest(df, folder / "copies.csv"), check_images=False)
 
+# %% ../nbs/11_pipeline.ipynb #0b213751
 def validation_distances(manifest: Manifest, groups: dict, runs: dict, val_ids, bases: dict, device: str = "cpu",
                          base_embs: dict | None = None, copies: Manifest | None = None, text_neighbours: int = 1) -> list[dict]:
     """Per cluster, its validation memes as queries against its training memes as references, every stream embedded by
@@ -219,6 +233,7 @@ def validation_distances(manifest: Manifest, groups: dict, runs: dict, val_ids, 
         out.append(part)
     return out
 
+# %% ../nbs/11_pipeline.ipynb #c85e7a3c
 def calibrate_on_validation(parts: list, clusters) -> dict:
     """{cluster: {stream: temperature}}: one softmax temperature per stream, fitted on `validation_distances` `parts`
     (text: only memes with text) so that it minimises the negative log-likelihood of the true classes summed over
@@ -238,6 +253,7 @@ def calibrate_on_validation(parts: list, clusters) -> dict:
         for c in clusters: out.setdefault(str(c), {})[mod] = t
     return out
 
+# %% ../nbs/11_pipeline.ipynb #f3003707
 def _padded(parts: list, mod: str) -> np.ndarray:
     """The clusters' (n x C_i) distances of `mod` ('copy': the degraded copies' image distances) stacked, padded with
     +inf to the widest cluster (a class absent: probability 0)."""
@@ -245,6 +261,7 @@ def _padded(parts: list, mod: str) -> np.ndarray:
     width = max(d.shape[1] for d in ds)
     return np.concatenate([np.pad(d.astype(np.float64), ((0, 0), (0, width - d.shape[1])), constant_values=np.inf) for d in ds])
 
+# %% ../nbs/11_pipeline.ipynb #97faef72
 def fit_evidence(parts: list, temperatures: dict, precision: float = 0.95) -> tuple[EvidenceDMW, dict]:
     """The default fusion rule, calibrated on `validation_distances` `parts`: each modality's `dmw.Reliability` (its
     validation queries and the same queries with their class held out), the pooled temperatures, and the open-set
@@ -284,6 +301,7 @@ def fit_evidence(parts: list, temperatures: dict, precision: float = 0.95) -> tu
     report |= {"precision": precision, "threshold": threshold}
     return dataclasses.replace(rule, threshold=threshold), report
 
+# %% ../nbs/11_pipeline.ipynb #6dee01d6
 def _protomeme_groups(m: Manifest, feats, is_val, clusters: int, given, seed: int):
     """Algorithm 1's grouping: Protomemes fitted on the training memes' features (or the `given` ones routing them),
     each class in the cluster holding most of its memes. Returns (protomemes, {class: cluster from 0}, each row's
@@ -297,6 +315,7 @@ def _protomeme_groups(m: Manifest, feats, is_val, clusters: int, given, seed: in
     groups = {str(c + 1): m.rows.meme_id[cluster_of.eq(c)].astype(str).tolist() for c in range(clusters)}
     return pm, class_cluster, cluster_of, groups
 
+# %% ../nbs/11_pipeline.ipynb #52302f68
 def _train_and_index(m: Manifest, groups: dict, streams, kw: dict, grid: list, nproc: int, val_ids, dev: str, out: Path, log, say):
     """Algorithm 1, lines 3-9, per stream: train a model per group (`train_groups`), copy each into `out/models`, and
     index the group's memes with it. Returns (runs {stream: {group: model folder or None}}, grid choices, base encoders,
@@ -325,6 +344,7 @@ def _train_and_index(m: Manifest, groups: dict, streams, kw: dict, grid: list, n
         say(f"{modality}: {sum(r is not None for r in runs[modality].values())} trained model(s) indexed")
     return runs, choices, bases, base_embs, models, indexes
 
+# %% ../nbs/11_pipeline.ipynb #6596663a
 def _calibrate(m: Manifest, feats, pm, cluster_of, is_val, groups: dict, runs: dict, val_ids, bases: dict, base_embs: dict,
                preset: Preset, dev: str, out: Path, seed: int) -> tuple[dict, EvidenceDMW, dict]:
     """What the rules need, fitted on the validation memes: the routing temperature, each stream's temperature and the
@@ -339,6 +359,7 @@ def _calibrate(m: Manifest, feats, pm, cluster_of, is_val, groups: dict, runs: d
     cal = {"routing": t_route, "clusters": temps, "evidence": evidence.to_dict(), "open_set": mix_report, "validation_memes": len(val_ids)}
     return cal, evidence, mix_report
 
+# %% ../nbs/11_pipeline.ipynb #9ea204d5
 def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = None, nproc: int | None = None, seed: int = 0,
         device: str = "auto", train_kw: dict | None = None, preset: str = "default", grid: list | None = None, fused: tuple = (),
         protomemes=None, log=print) -> Path:
@@ -417,6 +438,7 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = Non
 # %% ../nbs/11_pipeline.ipynb #35918f75
 ROUTINGS = ("global", "soft", "centroid", "label")
 
+# %% ../nbs/11_pipeline.ipynb #86c45a6f
 @dataclass(frozen=True)
 class Preset:
     """A named bundle of the method's parts, as pytorch-metric-learning composes a loss, a miner and a reducer: the
@@ -431,9 +453,11 @@ class Preset:
         "The routing of a fit with `clusters` groups: global routing needs one group; with more, soft Protomeme membership."
         return "soft" if self.routing == "global" and clusters > 1 else self.routing
 
+# %% ../nbs/11_pipeline.ipynb #5a532041
 FIT_PRESETS = {"default": Preset("default", 1, "global", "dmw_evidence", 3),   # no subsetting; evidence-aware fusion
                "paper": Preset("paper", 6, "centroid", "dmw")}              # Section 4: k = 6 hard routing, eq. 1-5
 
+# %% ../nbs/11_pipeline.ipynb #ca316ae7
 @dataclass
 class FittedRun:
     "A folder written by `fit`, loaded: its description, Protomemes, class clusters, indexes, model folders and calibration."
@@ -495,6 +519,7 @@ class FittedRun:
         if routing == "label": return LabelRouting({c: int(v) - 1 for c, v in self.class_cluster.items()})
         return CentroidRouting()
 
+# %% ../nbs/11_pipeline.ipynb #377cba72
 def load_run(folder) -> FittedRun:
     "Load a run folder written by `fit` (a clear error names what is missing, or an outdated format)."
     folder = Path(folder)
@@ -507,6 +532,7 @@ def load_run(folder) -> FittedRun:
                      {k: str(v) for k, v in json.loads((folder / "class_clusters.json").read_text()).items()},
                      load_index_set(folder / "indexes"), cal)
 
+# %% ../nbs/11_pipeline.ipynb #8b189de4
 def fit_summary(run: FittedRun) -> str:
     "One line saying what a fitted run is made of, and where it departs from the paper's setting."
     i, t = run.info, run.info["train"]
@@ -524,6 +550,7 @@ def fit_summary(run: FittedRun) -> str:
                                                               ("MiniLM-L12", i["text_backbone"] == "all-MiniLM-L12-v2")) if not used]
     return s + (f" (paper setting differs: {'; '.join(away)})" if away else "")
 
+# %% ../nbs/11_pipeline.ipynb #4c195fcf
 @dataclass
 class QueryScores:
     "Per-class minimum distances of n queries over all C classes of a run, with their Protomeme membership."
@@ -540,6 +567,7 @@ class QueryScores:
     d_fused: dict = dataclasses.field(default_factory=dict)   # fused stream name -> (n, C), as d_image (fits with `fused`)
     embeddings: dict = dataclasses.field(default_factory=dict)  # (cluster, stream) -> the queries' Embeddings scored there
 
+# %% ../nbs/11_pipeline.ipynb #2c150853
 def score(run: FittedRun, manifest: Manifest, routing: str | None = None, top_m: int | None = None, device: str = "cpu",
           log=print, progress: bool = False) -> QueryScores:
     """Route every query of `manifest` (`routing`: 'soft', 'centroid', 'label'; None: the run's) and score it in each
@@ -600,7 +628,8 @@ def mix(rule, s: QueryScores):
     pos = {c: i for i, c in enumerate(s.clusters)}
     m = s.membership[:, [pos[c] for c in s.class_cluster]] if C else np.zeros((n, 0))
     with np.errstate(divide="ignore"): log_m = np.log(m)
-    t_i = np.array([rule.temperature(c, first) for c in s.class_cluster]); t_t = np.array([rule.temperature(c, "text") for c in s.class_cluster])
+    t_i = np.array([rule.temperature(c, first) for c in s.class_cluster])
+    t_t = np.array([rule.temperature(c, "text") for c in s.class_cluster])
     d_i, d_t = d_first / t_i - log_m, s.d_text / t_t - log_m            # -log 0 = +inf: an unscored cluster's classes drop out
     has_t = np.isfinite(d_t).any(1) & s.text_available
     ok = np.isfinite(d_i).any(1) | has_t
@@ -612,6 +641,7 @@ def mix(rule, s: QueryScores):
         for f, a in extra.items(): a[ok] = getattr(r, f)
     return DMWResult(P, wt, wv, pt, pv, P.argmax(1) if C else np.zeros(n, int), **extra)
 
+# %% ../nbs/11_pipeline.ipynb #120ee9cd
 def fusion_rules(calibration: dict | None = None, k: int | None = None, fused: tuple = (), threshold: float | None = None) -> list:
     """The rules every table reports: each stream alone, the paper's DMW, calibrated DMW (temperatures from validation),
     the evidence-aware rule where the calibration has one (`threshold` overrides its open-set threshold; it ignores `k`),
@@ -624,6 +654,7 @@ def fusion_rules(calibration: dict | None = None, k: int | None = None, fused: t
         rules.append(ev if threshold is None else dataclasses.replace(ev, threshold=float(threshold)))
     return rules + [StreamRule(f, t) for f in fused]
 
+# %% ../nbs/11_pipeline.ipynb #6178e4f2
 def predict(s: QueryScores, k: int | None = None, calibration: dict | None = None, rules: list | None = None,
             threshold: float | None = None) -> pd.DataFrame:
     """One row per query: label, cluster (largest membership), membership, the membership of its class' cluster, and per rule
@@ -668,6 +699,7 @@ def metrics_summary(pred: pd.DataFrame, methods=None) -> dict:
                           for c, g in pred.groupby("cluster", sort=True)}
     return out
 
+# %% ../nbs/11_pipeline.ipynb #5d466626
 def evaluate(run_dir, test_manifest, out_dir, routing: str | None = None, k: int | None = None, top_m: int | None = None,
              device: str = "auto", threshold: float | None = None, log=print) -> dict:
     """Score a labelled manifest with a fitted run (`routing`: None = the run's; `threshold`: None = the run's open-set
@@ -695,6 +727,7 @@ def evaluate(run_dir, test_manifest, out_dir, routing: str | None = None, k: int
         f"DMW {metrics['dmw']['f1']:.3f}, calibrated DMW {metrics['dmw_calibrated']['f1']:.3f}, {run.fusion} (predicted) {metrics[run.fusion]['f1']:.3f}; routing recall {metrics['routing']['recall_top1']:.3f}; {out}")
     return metrics
 
+# %% ../nbs/11_pipeline.ipynb #6e05ec99
 def _evidence_why(d_row, classes, reliability: float, available: bool = True) -> dict:
     "What a modality's reliability rests on, for one query: its nearest class, that distance, the top-2 margin, in words too."
     if not available: return {"reliability": 0.0, "why": "no text: this modality has nothing to say"}
@@ -704,11 +737,13 @@ def _evidence_why(d_row, classes, reliability: float, available: bool = True) ->
     return {"reliability": round(float(reliability), 4), "nearest_class": c, "distance": round(float(d1), 4), "margin": round(float(margin), 4),
             "why": f"nearest class {c} at cosine distance {d1:.2f}, {margin:.2f} closer than the next class: reliability {reliability:.2f}"}
 
+# %% ../nbs/11_pipeline.ipynb #86809579
 def run_rule(run: FittedRun, threshold: float | None = None):
     "The fusion rule object that answers `predicted` for `run` (`threshold` overrides its open-set threshold)."
     rules = {r.name: r for r in fusion_rules(run.calibration, threshold=threshold)}
     return rules.get(run.fusion, rules["dmw_calibrated"])
 
+# %% ../nbs/11_pipeline.ipynb #b1310efa
 def answers(run: FittedRun, s: QueryScores, rule, top: int = 5, neighbours: int = 3) -> list[dict]:
     """One JSON-able answer per query of `s` (`score`'s output): the `top` classes and probabilities under `rule`, the
     modality weights, the routing, each modality's `neighbours` nearest reference memes in the query's top cluster
@@ -735,6 +770,7 @@ def answers(run: FittedRun, s: QueryScores, rule, top: int = 5, neighbours: int 
         out.append(a)
     return out
 
+# %% ../nbs/11_pipeline.ipynb #9d582ffa
 def _nearest(run: FittedRun, s: QueryScores, top_c: list, k: int) -> dict:
     """{(query i, modality): its `k` nearest references in its top cluster [{meme_id, label, path, similarity}]}: one
     FAISS search per (cluster, modality) for all the queries whose top cluster it is (none for a query without text)."""
@@ -752,6 +788,7 @@ def _nearest(run: FittedRun, s: QueryScores, top_c: list, k: int) -> dict:
                               "similarity": round(float(sims[q, j]), 4)} for j in range(ids.shape[1])]
     return out
 
+# %% ../nbs/11_pipeline.ipynb #4c13ea94
 def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: int = 3, routing: str | None = None, device: str = "auto",
            threshold: float | None = None) -> dict:
     """Assign one meme (an image file, optionally its text; OCR when None) to the run's classes with the run's fusion
@@ -774,7 +811,6 @@ def assign(run_dir, image, text: str | None = None, top: int = 5, neighbours: in
         a = answers(run, s, run_rule(run, threshold), top, neighbours)[0]
     extra = {"ocr_error": ocr_error} if ocr_error else {}
     return {"image": str(image), "text": text, "text_from_ocr": ocr, **extra, **{k: v for k, v in a.items() if k != "meme_id"}}
-
 
 # %% ../nbs/11_pipeline.ipynb #a48c6c41
 def nearest_neighbour_predictions(references: Manifest, queries: Manifest, modality: str, encoder) -> pd.Series:

@@ -21,14 +21,17 @@ __all__ = ['PAPER_SHARES_K6', 'sphere_mixture', 'check_features', 'weighted_ward
 # %% ../nbs/05_protomemes.ipynb #8a611064
 PAPER_SHARES_K6 = (0.0770, 0.0767, 0.0965, 0.1079, 0.2091, 0.4327)  # Table 1, six clusters, "% of samples"
 
+# %% ../nbs/05_protomemes.ipynb #d176538b
 def _unit_rows(a: np.ndarray) -> np.ndarray:
     return a / np.linalg.norm(a, axis=1, keepdims=True)
 
+# %% ../nbs/05_protomemes.ipynb #629b23f4
 def sphere_mixture(n: int, d: int = 64, shares=PAPER_SHARES_K6, modes: int = 20, group_spread: float = 1.0,
                    mode_spread: float = 1.0, seed: int = 0):
     "`n` unit vectors (float32, n x d) around `len(shares)` groups of `modes` sub-modes each; returns (X, group, mode)."
     rng = np.random.default_rng(seed)
-    shares = np.asarray(shares, float) / np.sum(shares); g = len(shares)
+    shares = np.asarray(shares, float) / np.sum(shares)
+    g = len(shares)
     group_centres = _unit_rows(rng.standard_normal((g, d)))
     offsets = _unit_rows(rng.standard_normal((g, modes, d)).reshape(-1, d)).reshape(g, modes, d)
     mode_centres = _unit_rows((group_centres[:, None, :] + group_spread * offsets).reshape(-1, d))
@@ -36,7 +39,8 @@ def sphere_mixture(n: int, d: int = 64, shares=PAPER_SHARES_K6, modes: int = 20,
     mode = group * modes + rng.integers(0, modes, size=n)
     X = np.empty((n, d), np.float32)
     for i, s in enumerate(range(0, n, 16_384)):  # fixed blocks, each with its own generator: low memory, same draw
-        e = min(n, s + 16_384); r = np.random.default_rng([seed, i])
+        e = min(n, s + 16_384)
+        r = np.random.default_rng([seed, i])
         noise = r.standard_normal((e - s, d)) * (mode_spread / np.sqrt(d))
         X[s:e] = _unit_rows(mode_centres[mode[s:e]] + noise)
     return X, group, mode
@@ -61,13 +65,16 @@ def check_features(features, name: str = "features", chunk: int = 16_384) -> np.
         raise ValueError(f"{name} has {len(zero)} all-zero rows (first: row {zero[0]}); a zero vector has no cosine similarity")
     return norms
 
+# %% ../nbs/05_protomemes.ipynb #3d2d81f2
 def _normalised(features, norms, start: int, stop: int) -> np.ndarray:
     return np.asarray(features[start:stop], dtype=np.float32) / norms[start:stop, None].astype(np.float32)
 
 # %% ../nbs/05_protomemes.ipynb #fe8f198c
 def weighted_ward(centres, weights) -> np.ndarray:
     "Exact Ward tree over `centres` (m x d) standing for `weights` points each; scipy linkage format (m-1 x 4)."
-    C = np.asarray(centres, np.float64); w = np.asarray(weights, np.float64); m = len(C)
+    C = np.asarray(centres, np.float64)
+    w = np.asarray(weights, np.float64)
+    m = len(C)
     if len(w) != m or (w <= 0).any(): raise ValueError("weights must be positive, one per centre")
     if m == 1: return np.zeros((0, 4))
     sq = (C * C).sum(1)
@@ -78,20 +85,30 @@ def weighted_ward(centres, weights) -> np.ndarray:
     for _ in range(m - 1):
         if not chain: chain.append(int(np.argmax(active)))
         while True:  # grow the chain of nearest neighbours until two clusters are each other's nearest
-            a = chain[-1]; b = int(np.argmin(D[a]))
+            a = chain[-1]
+            b = int(np.argmin(D[a]))
             if len(chain) > 1 and D[a, chain[-2]] <= D[a, b]: b = chain[-2]  # ties: close the chain
             if len(chain) > 1 and b == chain[-2]: break
             chain.append(b)
-        chain.pop(); chain.pop()
-        lo, hi = min(a, b), max(a, b); h2 = D[a, b]; na, nb = size[a], size[b]
+        chain.pop()
+        chain.pop()
+        lo, hi = min(a, b), max(a, b)
+        h2 = D[a, b]
+        na, nb = size[a], size[b]
         with np.errstate(invalid="ignore"):
             new = ((na + size) * D[a] + (nb + size) * D[b] - size * h2) / (na + nb + size)
-        new[~active] = np.inf; new[[a, b]] = np.inf
-        D[lo, :] = new; D[:, lo] = new; D[hi, :] = np.inf; D[:, hi] = np.inf
-        active[hi] = False; size[lo] = na + nb
+        new[~active] = np.inf
+        new[[a, b]] = np.inf
+        D[lo, :] = new
+        D[:, lo] = new
+        D[hi, :] = np.inf
+        D[:, hi] = np.inf
+        active[hi] = False
+        size[lo] = na + nb
         merges.append((a, b, h2, na + nb))
     return _label_merges(merges, m)
 
+# %% ../nbs/05_protomemes.ipynb #611b2ce0
 def _label_merges(merges, m: int) -> np.ndarray:
     "Sort (leaf_a, leaf_b, height², size) merges by height and name clusters as scipy does (union-find over leaves)."
     order = sorted(range(len(merges)), key=lambda i: merges[i][2])  # stable: equal heights keep merge order
@@ -101,26 +118,33 @@ def _label_merges(merges, m: int) -> np.ndarray:
         return x
     Z = np.zeros((m - 1, 4))
     for i, j in enumerate(order):
-        a, b, h2, s = merges[j]; ra, rb = find(a), find(b)
+        a, b, h2, s = merges[j]
+        ra, rb = find(a), find(b)
         Z[i] = [min(node[ra], node[rb]), max(node[ra], node[rb]), np.sqrt(h2), s]
-        uf[ra] = rb; node[rb] = m + i
+        uf[ra] = rb
+        node[rb] = m + i
     return Z
 
 # %% ../nbs/05_protomemes.ipynb #54fd46c0
 def _cut_roots(Z: np.ndarray, m: int, k: int) -> np.ndarray:
     "For each of the m leaves, the id of its cluster's node after keeping only the first m - k merges."
     if not 1 <= k <= m: raise ValueError(f"k={k} must be between 1 and the number of leaves in the tree ({m})")
-    parent = np.arange(2 * m - 1); keep = m - k; ids = np.arange(m, m + keep)
-    parent[Z[:keep, 0].astype(np.int64)] = ids; parent[Z[:keep, 1].astype(np.int64)] = ids
+    parent = np.arange(2 * m - 1)
+    keep = m - k
+    ids = np.arange(m, m + keep)
+    parent[Z[:keep, 0].astype(np.int64)] = ids
+    parent[Z[:keep, 1].astype(np.int64)] = ids
     while True:  # pointer jumping: every node to its topmost kept ancestor
         up = parent[parent]
         if np.array_equal(up, parent): return parent[:m]
         parent = up
 
+# %% ../nbs/05_protomemes.ipynb #5c5565b8
 def _number_by_size(roots: np.ndarray) -> np.ndarray:
     "Renumber cluster ids 0..k-1 by size ascending, ties by the lowest index of a member."
     uniq, first, inverse, counts = np.unique(roots, return_index=True, return_inverse=True, return_counts=True)
-    rank = np.empty(len(uniq), np.int64); rank[np.lexsort((first, counts))] = np.arange(len(uniq))
+    rank = np.empty(len(uniq), np.int64)
+    rank[np.lexsort((first, counts))] = np.arange(len(uniq))
     return rank[inverse]
 
 # %% ../nbs/05_protomemes.ipynb #513dcb8e
@@ -128,7 +152,8 @@ def exact_ward(features, norms=None, max_gb: float = 16.0, block: int = 1024) ->
     "scipy Ward tree over the L2-normalised rows of `features` (cosine Ward), scipy linkage format."
     from scipy.cluster.hierarchy import linkage
     norms = check_features(features) if norms is None else norms
-    n = len(norms); need = n * (n - 1) / 2 * 8 / 1e9
+    n = len(norms)
+    need = n * (n - 1) / 2 * 8 / 1e9
     if need > max_gb: raise ValueError(f"exact Ward on {n} memes needs {need:.0f} GB for its distance matrix (limit {max_gb} GB); use method='micro'")
     if n == 1: return np.zeros((0, 4))
     X = np.asarray(features, np.float64) / norms[:, None]
@@ -147,21 +172,26 @@ def micro_summary(features, n_micro: int = 2000, norms=None, niter: int = 20, ma
     "k-means summary of the L2-normalised rows: (unit of each point, unit means (m x d, float64), unit sizes)."
     import faiss
     norms = check_features(features) if norms is None else norms
-    n, d = features.shape; M = int(min(n_micro, n))
+    n, d = features.shape
+    M = int(min(n_micro, n))
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(n, size=min(n, M * max_points_per_centroid), replace=False))
     train = np.asarray(features[sample], np.float32)  # a copy (fancy indexing): safe to normalise in place
     train /= norms[sample, None].astype(np.float32)
     km = faiss.Kmeans(d, M, niter=niter, seed=seed, verbose=False, spherical=False,
                       max_points_per_centroid=-(-len(sample) // M), min_points_per_centroid=1)
-    km.train(train); del train
-    unit = np.empty(n, np.int64); sums = np.zeros((M, d))
+    km.train(train)
+    del train
+    unit = np.empty(n, np.int64)
+    sums = np.zeros((M, d))
     for s in range(0, n, chunk):
         Xc = _normalised(features, norms, s, s + chunk)
         unit[s:s + len(Xc)] = km.index.search(Xc, 1)[1][:, 0]
         sums += sparse.csr_matrix((np.ones(len(Xc)), (unit[s:s + len(Xc)], np.arange(len(Xc)))), shape=(M, len(Xc))) @ Xc
     sizes = np.bincount(unit, minlength=M)
-    kept = np.flatnonzero(sizes); renum = np.full(M, -1); renum[kept] = np.arange(len(kept))
+    kept = np.flatnonzero(sizes)
+    renum = np.full(M, -1)
+    renum[kept] = np.arange(len(kept))
     return renum[unit], sums[kept] / sizes[kept, None], sizes[kept]
 
 # %% ../nbs/05_protomemes.ipynb #077d85f3
@@ -207,15 +237,18 @@ class Protomemes:
 def _unit_sums(features, norms, unit_of_point, m: int, chunk: int = 32_768) -> np.ndarray:
     sums = np.zeros((m, features.shape[1]))
     for s in range(0, len(norms), chunk):
-        Xc = _normalised(features, norms, s, s + chunk); u = unit_of_point[s:s + len(Xc)]
+        Xc = _normalised(features, norms, s, s + chunk)
+        u = unit_of_point[s:s + len(Xc)]
         sums += sparse.csr_matrix((np.ones(len(Xc)), (u, np.arange(len(Xc)))), shape=(m, len(Xc))) @ Xc
     return sums
 
+# %% ../nbs/05_protomemes.ipynb #9606d36e
 def fit_protomemes(features, k: int = 6, method: str = "auto", n_micro: int = 2000, exact_max: int = 20_000,
                    seed: int = 0, max_k: int = 16, niter: int = 20, max_points_per_centroid: int = 64) -> Protomemes:
     "Cosine Ward clustering of `features` (n x d) cut at `k` clusters; exact Ward up to `exact_max` points, else micro-clusters."
     if method not in ("auto", "exact", "micro"): raise ValueError(f"unknown method {method!r}: choose auto, exact or micro")
-    norms = check_features(features); n = len(norms)
+    norms = check_features(features)
+    n = len(norms)
     if not 1 <= k <= n: raise ValueError(f"k={k} clusters is impossible with {n} memes: need 1 <= k <= {n}")
     method = ("exact" if n <= exact_max else "micro") if method == "auto" else method
     if method == "exact":
@@ -228,7 +261,8 @@ def fit_protomemes(features, k: int = 6, method: str = "auto", n_micro: int = 20
     table = {}
     for kk in range(1, min(max(max_k, k), len(sizes)) + 1):
         lab = _number_by_size(_cut_roots(Z, len(sizes), kk)[unit])
-        unit_lab = np.zeros(len(sizes), np.int64); unit_lab[unit] = lab
+        unit_lab = np.zeros(len(sizes), np.int64)
+        unit_lab[unit] = lab
         csum = sparse.csr_matrix((np.ones(len(sizes)), (unit_lab, np.arange(len(sizes)))), shape=(kk, len(sizes))) @ sums
         table[kk] = _unit_rows(csum).astype(np.float32)
     labels = _number_by_size(_cut_roots(Z, len(sizes), k)[unit])
@@ -240,10 +274,12 @@ def similarity_to_height(similarity: float) -> float:
     if not -1 <= similarity <= 1: raise ValueError(f"cosine similarity must be in [-1, 1], got {similarity}")
     return float(np.sqrt(2 * (1 - similarity)))
 
+# %% ../nbs/05_protomemes.ipynb #2f2db85d
 def k_at_height(pm: Protomemes, height: float) -> int:
     "Number of clusters when `pm`'s tree is cut so that no merge above `height` is kept."
     return int(1 + (pm.linkage[:, 2] > height).sum())
 
+# %% ../nbs/05_protomemes.ipynb #8a7cb9c6
 def k_at_similarity(pm: Protomemes, similarity: float = 0.8) -> int:
     "Number of clusters when merging stops at the height of two memes with cosine `similarity`."
     return k_at_height(pm, similarity_to_height(similarity))
@@ -256,14 +292,17 @@ def class_clusters(cluster_labels, class_labels) -> pd.DataFrame:
     if len(cl) == 0: raise ValueError("no memes: cluster_labels and class_labels are empty")
     return pd.crosstab(pd.Series(cs, name="class"), pd.Series(cl, name="cluster")).sort_index()
 
+# %% ../nbs/05_protomemes.ipynb #3555f000
 def assign_classes(cluster_labels, class_labels) -> dict:
     "Each class -> the cluster holding most of its memes (ties: the lowest cluster number)."
     counts = class_clusters(cluster_labels, class_labels)
     return {c: int(counts.columns[np.argmax(row)]) for c, row in zip(counts.index, counts.to_numpy())}
 
+# %% ../nbs/05_protomemes.ipynb #aa94c608
 def class_purity(cluster_labels, class_labels) -> pd.DataFrame:
     "Per class: n memes, assigned cluster, share of its memes there, number of clusters it spans (least pure first)."
-    counts = class_clusters(cluster_labels, class_labels); a = counts.to_numpy()
+    counts = class_clusters(cluster_labels, class_labels)
+    a = counts.to_numpy()
     best = np.argmax(a, axis=1)
     df = pd.DataFrame({"class": counts.index, "n": a.sum(1), "cluster": counts.columns[best].astype(int),
                        "share": a[np.arange(len(a)), best] / a.sum(1), "n_clusters": (a > 0).sum(1)})
@@ -280,10 +319,12 @@ def cosine_to_centroids(features, centroids, chunk: int = 32_768) -> np.ndarray:
     C = _unit_rows(C).astype(np.float32)
     return np.concatenate([_normalised(features, norms, s, s + chunk) @ C.T for s in range(0, len(norms), chunk)])
 
+# %% ../nbs/05_protomemes.ipynb #b6716350
 def route(features, centroids) -> np.ndarray:
     "The cluster (index into `centroids`) most cosine-similar to each row of `features`."
     return np.argmax(cosine_to_centroids(features, centroids), axis=1)
 
+# %% ../nbs/05_protomemes.ipynb #7f3b1950
 def soft_membership(features, centroids, temperature: float = 0.05) -> np.ndarray:
     "(n x k) cluster probabilities: softmax of cosine similarity / `temperature` (rows sum to 1)."
     if not temperature > 0: raise ValueError(f"temperature must be positive, got {temperature}")
@@ -300,15 +341,18 @@ def cluster_all(pm: Protomemes, features, fitted) -> np.ndarray:
     if (~fitted).any(): out[~fitted] = route(np.asarray(features)[~fitted], pm.centroids)
     return out
 
+# %% ../nbs/05_protomemes.ipynb #1c6adae3
 def routing_accuracy(clusters, class_labels, class_cluster: dict) -> float:
     "Share of memes whose cluster is the one their class was assigned to (classes never seen count as misses)."
     return float(np.mean([c == class_cluster.get(lab, -1) for c, lab in zip(clusters, class_labels)]))
 
 # %% ../nbs/05_protomemes.ipynb #a645b5fe
 def _one_hot(idx, k: int) -> np.ndarray:
-    out = np.zeros((len(idx), k)); out[np.arange(len(idx)), np.asarray(idx, int)] = 1.0
+    out = np.zeros((len(idx), k))
+    out[np.arange(len(idx)), np.asarray(idx, int)] = 1.0
     return out
 
+# %% ../nbs/05_protomemes.ipynb #fc42490c
 @dataclass
 class CentroidRouting:
     "The paper's hard routing: membership 1 on the most cosine-similar Protomeme centroid."
@@ -317,6 +361,7 @@ class CentroidRouting:
         "(n x k) one-hot rows for features (n x d) and centroids (k x d)."
         return _one_hot(route(features, centroids), len(centroids))
 
+# %% ../nbs/05_protomemes.ipynb #e418d32b
 @dataclass
 class SoftRouting:
     "Soft Protomeme membership: softmax(cosine / temperature) over the centroids, kept to the `top_m` largest (None: all)."
@@ -333,6 +378,7 @@ class SoftRouting:
             p /= p.sum(axis=1, keepdims=True)
         return p
 
+# %% ../nbs/05_protomemes.ipynb #2cf470a2
 @dataclass
 class LabelRouting:
     "Route each meme to its labelled class' cluster (`class_cluster`: label -> cluster index from 0); unseen classes by centroid."
@@ -344,13 +390,15 @@ class LabelRouting:
         known = np.array([self.class_cluster.get(str(l), -1) for l in labels])
         return _one_hot(np.where(known >= 0, known, hard), len(centroids))
 
+# %% ../nbs/05_protomemes.ipynb #2fcc9db7
 def fit_routing_temperature(features, centroids, true_cluster, grid=np.geomspace(0.002, 1.0, 60)) -> float:
     "The temperature in `grid` under which soft membership gives the true clusters (n ints from 0) the smallest mean negative log-likelihood."
     y = np.asarray(true_cluster, int)
     if len(y) == 0: raise ValueError("no memes with a known cluster: nothing to fit the routing temperature on")
     s = cosine_to_centroids(features, centroids).astype(np.float64)
     def nll(t):
-        z = s / t; top = z.max(1, keepdims=True)
+        z = s / t
+        top = z.max(1, keepdims=True)
         return float(np.mean(top[:, 0] + np.log(np.exp(z - top).sum(1)) - z[np.arange(len(y)), y]))
     return float(grid[int(np.argmin([nll(t) for t in grid]))])
 
@@ -367,16 +415,19 @@ class GlobalRouting:
 # %% ../nbs/05_protomemes.ipynb #de6f00ef
 _FORMAT = 1
 
+# %% ../nbs/05_protomemes.ipynb #2d0c6693
 def save_protomemes(pm: Protomemes, path) -> Path:
     "Write `pm` to a `.npz` file (plain arrays, no pickle)."
     arrays = dict(format=np.array(_FORMAT), k=np.array(pm.k), labels=pm.labels, centroids=pm.centroids, sizes=pm.sizes,
                   method=np.array(pm.method), linkage=pm.linkage, unit_of_point=pm.unit_of_point,
                   table_ks=np.array(sorted(pm.centroid_table), dtype=np.int64))
     arrays.update({f"centroids_k{k}": v for k, v in pm.centroid_table.items()})
-    buf = io.BytesIO(); np.savez(buf, **arrays)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
     with atomic_write(path, "wb") as f: f.write(buf.getvalue())
     return Path(path)
 
+# %% ../nbs/05_protomemes.ipynb #698f6c9e
 def load_protomemes(path) -> Protomemes:
     "Read a model written by `save_protomemes`."
     with np.load(path, allow_pickle=False) as z:
@@ -401,6 +452,7 @@ def image_stats(images, size: int = 64) -> pd.DataFrame:
         rows.append({"brightness": float(lum.mean()), "saturation": float(sat.mean()), "edges": float(edges)})
     return pd.DataFrame(rows, columns=["brightness", "saturation", "edges"])
 
+# %% ../nbs/05_protomemes.ipynb #dcf069b7
 def cluster_profile(cluster_labels, class_labels, texts, stats: pd.DataFrame) -> pd.DataFrame:
     "Per cluster (numbered from 1): memes, share, classes, mean image stats, mean text length, share without text."
     df = stats.reset_index(drop=True).assign(cluster=np.asarray(cluster_labels) + 1, label=list(class_labels),
@@ -412,6 +464,7 @@ def cluster_profile(cluster_labels, class_labels, texts, stats: pd.DataFrame) ->
     out.insert(1, "share", out.memes / out.memes.sum())
     return out.reset_index()
 
+# %% ../nbs/05_protomemes.ipynb #ac34213c
 def describe_clusters(profile: pd.DataFrame) -> list[str]:
     "A short description of each cluster in `profile`, from its brightness, colour, texture and text."
     med = profile[["saturation", "edges", "text_chars"]].median()

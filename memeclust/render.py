@@ -29,9 +29,11 @@ __all__ = ['IMAGE_SUFFIXES', 'FONT_FILES', 'MANIFEST_COLUMNS', 'TESSERACT_MAX_SI
 # %% ../nbs/03_render.ipynb #3c19f442
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp")
 
+# %% ../nbs/03_render.ipynb #74fccf0a
 class TemplateError(ValueError):
     "A template folder that cannot be used; the message names the folder and the reason."
 
+# %% ../nbs/03_render.ipynb #8b56b99e
 @dataclass
 class TextBox:
     "One caption box of a template, in memegen's terms (fractions of the image size; angle in degrees, counter-clockwise)."
@@ -45,6 +47,7 @@ class TextBox:
     align: str = "center"
     angle: float = 0.0
 
+# %% ../nbs/03_render.ipynb #a6bdd837
 @dataclass
 class Template:
     "A memegen template folder: metadata, text boxes, example lines and image files (default first)."
@@ -60,6 +63,7 @@ class Template:
     @property
     def default_image(self) -> Path: return self.images[0]
 
+# %% ../nbs/03_render.ipynb #db9b6759
 def kym_slug(url: str) -> str:
     "The last path part of a KnowYourMeme URL: the class label."
     return urlparse(url or "").path.rstrip("/").split("/")[-1] if url else ""
@@ -81,9 +85,11 @@ def _box(d, i: int, where: str) -> TextBox:
     except ValueError: raise TemplateError(f"{where}: text box {i} has unknown color {b.color!r}") from None
     return b
 
+# %% ../nbs/03_render.ipynb #86c4eab8
 def load_template(folder: str | Path) -> Template:
     "Read one memegen template folder (`config.yml` + images); raise `TemplateError` saying what is wrong."
-    folder = Path(folder); cfg = folder / "config.yml"
+    folder = Path(folder)
+    cfg = folder / "config.yml"
     if not cfg.is_file(): raise TemplateError(f"{folder}: no config.yml")
     try: c = yaml.safe_load(cfg.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as e: raise TemplateError(f"{cfg}: not valid YAML ({str(e).splitlines()[0]})") from None
@@ -99,6 +105,7 @@ def load_template(folder: str | Path) -> Template:
     return Template(id=folder.name, name=str(c.get("name") or folder.name), kym_url=url, kym_slug=kym_slug(url), boxes=boxes,
                     example=["" if e is None else str(e) for e in example], images=imgs, folder=folder)
 
+# %% ../nbs/03_render.ipynb #8fb1b93b
 def load_templates(root: str | Path) -> list[Template]:
     "All template folders under `root` (sorted by id); a broken one is reported (warning with its reason) and skipped."
     out = []
@@ -112,6 +119,7 @@ FONT_FILES = {"thick": "DejaVuSans-Bold.ttf", "impact": "DejaVuSans-Bold.ttf", "
               "thin": "DejaVuSans.ttf", "notosans": "DejaVuSans.ttf", "comic": "DejaVuSans-Oblique.ttf",
               "kalam": "DejaVuSans-Oblique.ttf", "serif": "DejaVuSerif-Bold.ttf", "mono": "DejaVuSansMono-Bold.ttf"}
 
+# %% ../nbs/03_render.ipynb #40e0d54c
 def font_path(font: str | Path | None) -> Path:
     "The TTF for a memegen font name (see `FONT_FILES`; unknown names get the `thick` face) or an explicit .ttf path."
     if font is not None and str(font).lower().endswith((".ttf", ".otf")):
@@ -119,9 +127,11 @@ def font_path(font: str | Path | None) -> Path:
         return Path(font)
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / FONT_FILES.get(str(font or "thick").lower(), FONT_FILES["thick"])
 
+# %% ../nbs/03_render.ipynb #fc8f8fa8
 @lru_cache(maxsize=512)
 def _font(path: str, size: int) -> ImageFont.FreeTypeFont: return ImageFont.truetype(path, size)
 
+# %% ../nbs/03_render.ipynb #681e819e
 def stylize(text: str, style: str) -> str:
     "Apply a memegen text style to one caption line."
     if style == "upper": return text.upper()
@@ -131,12 +141,15 @@ def stylize(text: str, style: str) -> str:
     if style == "mock":
         out, i = [], 0
         for ch in text:
-            out.append(ch.upper() if i % 2 else ch.lower()); i += ch.isalpha()
+            out.append(ch.upper() if i % 2 else ch.lower())
+            i += ch.isalpha()
         return "".join(out)
     return text
 
+# %% ../nbs/03_render.ipynb #be0c85da
 def _stroke_width(size: int) -> int: return min(4, max(1, size // 12))
 
+# %% ../nbs/03_render.ipynb #17a14e91
 def _is_light(color: str) -> bool:
     r, g, b = ImageColor.getrgb(color)[:3]
     return 0.299 * r + 0.587 * g + 0.114 * b > 110
@@ -144,6 +157,7 @@ def _is_light(color: str) -> bool:
 # %% ../nbs/03_render.ipynb #5406c0a5
 _measure = ImageDraw.Draw(Image.new("L", (1, 1)))
 
+# %% ../nbs/03_render.ipynb #54c1dc05
 def _wrap(words: list[str], font, max_w: float, stroke: int) -> list[str]:
     "Greedy word wrap of `words` to lines no wider than `max_w` pixels."
     lines, cur = [], ""
@@ -153,11 +167,13 @@ def _wrap(words: list[str], font, max_w: float, stroke: int) -> list[str]:
         else: cur = cand
     return lines + [cur] if cur else lines
 
+# %% ../nbs/03_render.ipynb #d17cfde9
 def fit_text(text: str, font_file: Path, box_w: float, box_h: float, max_size: int, outline: bool, min_size: int = 7):
     "Largest font size (<= `max_size`) and wrapped lines at which `text` fits a `box_w` x `box_h` box: (size, lines, stroke)."
     words = text.split()
     def layout(size):
-        font = _font(str(font_file), size); stroke = _stroke_width(size) if outline else 0
+        font = _font(str(font_file), size)
+        stroke = _stroke_width(size) if outline else 0
         lines = _wrap(words, font, box_w * 0.96, stroke)
         l, t, r, b = _measure.multiline_textbbox((0, 0), "\n".join(lines), font=font, spacing=size // 8, stroke_width=stroke)
         return (r - l <= box_w * 0.96 and b - t <= box_h * 0.92), lines, stroke
@@ -174,6 +190,7 @@ def _open_rgb(img) -> Image.Image:
     "An image (PIL or path) as a viewer shows it, in RGB: the same decoding as every other path (`data.to_rgb`)."
     return to_rgb(img) if isinstance(img, Image.Image) else load_image(img)
 
+# %% ../nbs/03_render.ipynb #4615901c
 def _background(template: Template, image) -> Image.Image:
     if image is None: return _open_rgb(template.default_image)
     if isinstance(image, str) and not Path(image).is_file():      # an alternate's name, with or without suffix
@@ -182,11 +199,13 @@ def _background(template: Template, image) -> Image.Image:
         return _open_rgb(match[0])
     return _open_rgb(image)
 
+# %% ../nbs/03_render.ipynb #9ee5c12e
 def _resize(img: Image.Image, size) -> Image.Image:
     if size is None: return img
     if isinstance(size, int): size = (size, max(1, round(img.height * size / img.width)))
     return img.resize(tuple(int(s) for s in size), Image.LANCZOS)
 
+# %% ../nbs/03_render.ipynb #963ad0a0
 def _box_lines(template: Template, lines) -> list[str]:
     "One caption string per box: lines beyond the last box are appended to it."
     lines = ["" if l is None else " ".join(str(l).split()) for l in lines]
@@ -195,20 +214,26 @@ def _box_lines(template: Template, lines) -> list[str]:
     if len(lines) > n: per_box[-1] = " ".join(l for l in lines[n - 1:] if l)
     return per_box
 
+# %% ../nbs/03_render.ipynb #d607e31a
 def render_meme(template: Template, lines, image=None, font=None, size=None) -> Image.Image:
     """Draw caption `lines` into `template`'s text boxes, memegen-style; returns an RGB image.
     `image`: None (default picture), an alternate's name ('yes'), a path or a PIL image. `font`: a memegen font name or .ttf
     for every box (default: each box's own). `size`: None (as is), a width (aspect kept) or (width, height)."""
     img = _resize(_background(template, image), size)
-    W, H = img.size; canvas = img.convert("RGBA")
+    W, H = img.size
+    canvas = img.convert("RGBA")
     for box, line in zip(template.boxes, _box_lines(template, lines)):
         text = stylize(line, box.style).strip()
         if not text: continue
         bw, bh = max(1, round(box.scale_x * W)), max(1, round(box.scale_y * H))
-        outline = _is_light(box.color); ff = font_path(font or box.font)
+        outline = _is_light(box.color)
+        ff = font_path(font or box.font)
         fsize, wrapped, stroke = fit_text(text, ff, bw, bh, int(H / 9), outline)
-        f = _font(str(ff), fsize); block = "\n".join(wrapped); spacing = fsize // 8
-        layer = Image.new("RGBA", (bw, bh)); d = ImageDraw.Draw(layer)
+        f = _font(str(ff), fsize)
+        block = "\n".join(wrapped)
+        spacing = fsize // 8
+        layer = Image.new("RGBA", (bw, bh))
+        d = ImageDraw.Draw(layer)
         l, t, r, b = d.multiline_textbbox((0, 0), block, font=f, spacing=spacing, align=box.align, stroke_width=stroke)
         x = {"left": bw * 0.02, "center": (bw - (r - l)) / 2, "right": bw * 0.98 - (r - l)}[box.align] - l
         d.multiline_text((x, (bh - (b - t)) / 2 - t), block, font=f, fill=box.color, spacing=spacing, align=box.align,
@@ -220,6 +245,7 @@ def render_meme(template: Template, lines, image=None, font=None, size=None) -> 
 # %% ../nbs/03_render.ipynb #3c4aee40
 MANIFEST_COLUMNS = ["meme_id", "image", "text", "label", "status", "source", "kym_url"]
 
+# %% ../nbs/03_render.ipynb #b83abe8c
 def read_captions(path: Path) -> list[dict]:
     "The caption records of one `captions/<kym_slug>.jsonl` (`post`, `boxes`, ...); a line that is not one is skipped with a warning naming it."
     out = []
@@ -228,12 +254,15 @@ def read_captions(path: Path) -> list[dict]:
         try: rec = json.loads(line)
         except json.JSONDecodeError: rec = None
         if not (isinstance(rec, dict) and isinstance(rec.get("boxes"), list) and rec.get("post")):
-            warnings.warn(f"{path.name} line {i}: not a caption record with 'post' and a 'boxes' list; skipped", stacklevel=3); continue
+            warnings.warn(f"{path.name} line {i}: not a caption record with 'post' and a 'boxes' list; skipped", stacklevel=3)
+            continue
         out.append(rec)
     return out
 
+# %% ../nbs/03_render.ipynb #c156d07a
 def _post_id(url: str) -> str: return url.rstrip("/").split("/")[-1]
 
+# %% ../nbs/03_render.ipynb #c5c0555c
 def class_table(root: Path) -> pd.DataFrame:
     "`classes.tsv` (kym_slug, kym_url, memegen_ids), or where there is none, the templates grouped by their KYM slug."
     if (root / "classes.tsv").exists(): return pd.read_csv(root / "classes.tsv", sep="\t", dtype=str, keep_default_na=False)
@@ -244,6 +273,7 @@ def class_table(root: Path) -> pd.DataFrame:
     return pd.DataFrame([dict(kym_slug=k, kym_url=u, memegen_ids=",".join(ids)) for k, (u, ids) in sorted(by_slug.items())],
                         columns=["kym_slug", "kym_url", "memegen_ids"])
 
+# %% ../nbs/03_render.ipynb #57591650
 def realmemes_manifest(realmemes_root: str | Path, out_dir: str | Path, per_class: int | None = None, seed: int = 0,
                        include_examples: bool = True, quality: int = 90) -> Path:
     """Render captions (`captions/<kym_slug>.jsonl`; example lines for classes without) onto the class's templates
@@ -290,17 +320,21 @@ class TesseractMissing(RuntimeError):
                          "`sudo apt-get install tesseract-ocr` (Debian/Ubuntu package tesseract-ocr; `brew install tesseract` "
                          "on macOS), or run `make install`, which tries that.")
 
+# %% ../nbs/03_render.ipynb #2f308db1
 def tesseract_available() -> bool:
     "Whether the `tesseract` binary is on PATH."
     return shutil.which("tesseract") is not None
 
+# %% ../nbs/03_render.ipynb #92853d91
 TESSERACT_MAX_SIDE = 30_000   # Tesseract refuses images over 32,767 px on a side ("Image too large")
 TESSERACT_MIN_SIDE = 32       # and fails on very small ones ("Image too small to scale")
 
+# %% ../nbs/03_render.ipynb #ca46f5af
 def _tesseract_once(img: Image.Image, psm: int, timeout: float) -> pd.DataFrame:
     exe = shutil.which("tesseract")
     if exe is None: raise TesseractMissing()
-    buf = io.BytesIO(); img.save(buf, format="PNG")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
     try:
         r = subprocess.run([exe, "stdin", "stdout", "--psm", str(psm), "-l", "eng", "tsv"], input=buf.getvalue(),
                            capture_output=True, timeout=timeout, env={**os.environ, "OMP_THREAD_LIMIT": "1"})
@@ -312,6 +346,7 @@ def _tesseract_once(img: Image.Image, psm: int, timeout: float) -> pd.DataFrame:
     df["conf"] = df.conf.astype(float)
     return df
 
+# %% ../nbs/03_render.ipynb #0951e193
 def tesseract_words(img: Image.Image, psm: int = 6, timeout: float = 60) -> pd.DataFrame:
     """Run tesseract on `img` (`--psm` page segmentation mode); its TSV word rows: text, conf, block_num, par_num, line_num, ...
     Images Tesseract cannot take are made so: a tiny one scaled up to `TESSERACT_MIN_SIDE`, an over-wide one scaled down,
@@ -326,14 +361,15 @@ def tesseract_words(img: Image.Image, psm: int = 6, timeout: float = 60) -> pd.D
     parts = []
     for k, top in enumerate(range(0, img.height, TESSERACT_MAX_SIDE)):
         d = _tesseract_once(img.crop((0, top, img.width, min(img.height, top + TESSERACT_MAX_SIDE))), psm, timeout)
-        d["top"] = d["top"] + top; d["block_num"] = d["block_num"] + k * 100_000
+        d["top"] = d["top"] + top
+        d["block_num"] = d["block_num"] + k * 100_000
         parts.append(d)
     return pd.concat(parts, ignore_index=True)
-
 
 # %% ../nbs/03_render.ipynb #5a3d2acd
 PREPROCESS = ("auto", "outlined", "dark", "white", "gray", "none")
 
+# %% ../nbs/03_render.ipynb #153f6f12
 def ringed_components(mask: np.ndarray, ring_ok: np.ndarray, min_frac: float = 0.5, max_height: float | None = None,
                       fill_holes: bool = False) -> np.ndarray:
     "The connected components of `mask` whose 1-pixel outer ring is at least `min_frac` `ring_ok` (and not taller than `max_height`)."
@@ -349,11 +385,14 @@ def ringed_components(mask: np.ndarray, ring_ok: np.ndarray, min_frac: float = 0
     keep[0] = False
     return mask & keep[lab]
 
+# %% ../nbs/03_render.ipynb #da6a2954
 def preprocess_image(img: Image.Image, how: str, scale: int = 2) -> Image.Image:
     "One OCR input (black text on white, upscaled by `scale`, less for images over 1024 px): `outlined`, `dark`, `white` (all channels > 200), `gray`, or `none` (as is)."
     if how == "none": return img
     scale = max(1, min(scale, 2048 // max(img.size)))
-    a = np.asarray(img.convert("RGB")).astype(np.int16); lum = a @ np.array([0.299, 0.587, 0.114]); mx = a.max(-1)
+    a = np.asarray(img.convert("RGB")).astype(np.int16)
+    lum = a @ np.array([0.299, 0.587, 0.114])
+    mx = a.max(-1)
     if how == "outlined": ink = ringed_components(lum > 175, mx < 90, max_height=a.shape[0] / 4)
     elif how == "dark": ink = ringed_components(mx < 90, lum > 160, max_height=a.shape[0] / 4, fill_holes=True)
     elif how == "white": ink = a.min(-1) > 200
@@ -362,6 +401,7 @@ def preprocess_image(img: Image.Image, how: str, scale: int = 2) -> Image.Image:
     im = Image.fromarray(lum.astype(np.uint8) if ink is None else np.where(ink, 0, 255).astype(np.uint8), "L")
     return im.resize((im.width * scale, im.height * scale), Image.LANCZOS) if scale != 1 else im
 
+# %% ../nbs/03_render.ipynb #244e2a31
 def _lines(w: pd.DataFrame) -> pd.DataFrame:
     "Tesseract's words grouped into lines: text, box (left, top, right, bottom), mean confidence, alphanumeric count."
     if not len(w): return pd.DataFrame(columns=["text", "left", "top", "right", "bottom", "conf", "alnum"])
@@ -370,20 +410,25 @@ def _lines(w: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(dict(text=g.text.agg(" ".join), left=g.left.min(), top=g.top.min(), right=g.right.max(),
                              bottom=g.bottom.max(), conf=g.conf.mean(), alnum=g.alnum.sum())).reset_index(drop=True)
 
+# %% ../nbs/03_render.ipynb #34b49376
 def _score(w: pd.DataFrame) -> float: return float((w.conf.clip(lower=0) / 100 * w.text.str.len()).sum())
 
+# %% ../nbs/03_render.ipynb #1068c086
 def _merge(best: pd.DataFrame, other: pd.DataFrame | None, min_conf: float = 70, min_alnum: int = 3, margin: float = 25,
            drop_below: float = 20) -> str:
     """Lines of the `best` reading (minus junk lines under `drop_below` confidence), plus each confident line of `other`
     (>= `min_conf`, >= `min_alnum` letters/digits) where `best` read nothing or only lines `margin` less confident."""
-    a = _lines(best); a = a[a.conf >= drop_below]
+    a = _lines(best)
+    a = a[a.conf >= drop_below]
     if other is None: return " ".join(a.text)
-    b = _lines(other); b = b[(b.conf >= min_conf) & (b.alnum >= min_alnum)]
+    b = _lines(other)
+    b = b[(b.conf >= min_conf) & (b.alnum >= min_alnum)]
     for r in b.itertuples():
         hit = (a.left < r.right) & (r.left < a.right) & (a.top < r.bottom) & (r.top < a.bottom)
         if (a.conf[hit] < r.conf - margin).all(): a = pd.concat([a[~hit], b.loc[[r.Index]]])
     return " ".join(a.sort_values(["top", "left"], kind="stable").text)
 
+# %% ../nbs/03_render.ipynb #c4736ff3
 def ocr_image(img_or_path, preprocess: str = "auto", psm: int = 6, timeout: float = 60, return_details: bool = False):
     """OCR text of a meme image (path or PIL image); `preprocess` one of `PREPROCESS`. `auto` keeps the better-scoring of
     `outlined` and `dark` and adds the other's confident lines where it read nothing; lines Tesseract reads with under 20
@@ -401,19 +446,23 @@ def ocr_image(img_or_path, preprocess: str = "auto", psm: int = 6, timeout: floa
 # %% ../nbs/03_render.ipynb #038bab4a
 def _norm(s) -> str: return " ".join(("" if s is None or (not isinstance(s, str) and pd.isna(s)) else str(s)).casefold().split())
 
+# %% ../nbs/03_render.ipynb #f4adb655
 def levenshtein(a: str, b: str) -> int:
     "Edit distance (insertions, deletions, substitutions) between strings `a` and `b`."
     if len(a) < len(b): a, b = b, a
     if not b: return len(a)
-    bb = np.frombuffer(b.encode("utf-32-le"), dtype=np.uint32); ar = np.arange(len(b) + 1)
+    bb = np.frombuffer(b.encode("utf-32-le"), dtype=np.uint32)
+    ar = np.arange(len(b) + 1)
     prev = ar.copy()
     for i, ch in enumerate(a, 1):
         cost = (bb != ord(ch)).astype(np.int64)
-        cur = np.empty_like(prev); cur[0] = i
+        cur = np.empty_like(prev)
+        cur[0] = i
         cur[1:] = np.minimum(prev[1:] + 1, prev[:-1] + cost)
         prev = np.minimum.accumulate(cur - ar) + ar
     return int(prev[-1])
 
+# %% ../nbs/03_render.ipynb #d01869f8
 def char_error_rate(reference: str, hypothesis: str) -> float:
     "Levenshtein(reference, hypothesis) / len(reference) after case-folding and whitespace collapsing (empty ref: 0 or 1)."
     r, h = _norm(reference), _norm(hypothesis)
@@ -445,6 +494,7 @@ def _ocr_or_reason(path, preprocess: str = "auto") -> tuple[str, str]:
     try: return ocr_image(path, preprocess=preprocess), ""
     except Exception as e: return "", f"{type(e).__name__}: {e}".splitlines()[0][:300]
 
+# %% ../nbs/03_render.ipynb #8116bb3e
 def ocr_many(paths, workers: int = 2, preprocess: str = "auto") -> list[tuple[str, str]]:
     """(text, error) per image path, read by `ocr_image` in `workers` processes, in order; error '' where it read, text ''
     where it failed (the exception's first line). Raises TesseractMissing when Tesseract is not installed."""
@@ -455,10 +505,13 @@ def ocr_many(paths, workers: int = 2, preprocess: str = "auto") -> list[tuple[st
 def ocr_missing_text(manifest_df: pd.DataFrame, root: str | Path, preprocess: str = "auto", workers: int = 2) -> pd.DataFrame:
     """Copy of `manifest_df` with empty `text` filled by OCR of `root/image` (`ocr_many` in `workers` processes); adds
     `text_ocr` (bool) and `ocr_error` (reason or ''). Raises TesseractMissing when some text must be read."""
-    df = manifest_df.copy(); root = Path(root)
+    df = manifest_df.copy()
+    root = Path(root)
     text = df["text"].fillna("").astype(str) if "text" in df else pd.Series("", index=df.index)
     todo = df.index[text.str.strip() == ""]
-    df["text"] = text; df["text_ocr"] = False; df["ocr_error"] = ""
+    df["text"] = text
+    df["text_ocr"] = False
+    df["ocr_error"] = ""
     if not len(todo): return df
     read = ocr_many([root / str(df.at[i, "image"]) for i in todo], workers, preprocess)
     df.loc[todo, "text"] = [t for t, _ in read]

