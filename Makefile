@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SCALE ?= demo
 
-.PHONY: install test test-nbs test-py check-export coverage reproduce clean-runs
+.PHONY: install test test-nbs test-py check-export coverage reproduce clean-runs docs
 
 install: $(VENV)/.installed
 
@@ -47,6 +47,13 @@ coverage: install
 
 reproduce: install
 	$(BIN)/memeclust reproduce --scale $(SCALE)
+
+# Offline documentation site in _docs/ (open _docs/index.html): notebooks rendered with their stored outputs, nothing
+# executed; docs/conf.py syncs copies of the sources into _proc/docs. A fresh build every time (~15 s): no stale pages.
+docs: install
+	rm -rf _docs && mkdir -p _proc/docs
+	$(BIN)/sphinx-build -q -b html -c docs _proc/docs _docs
+	@echo "docs: file://$(CURDIR)/_docs/index.html"
 
 clean-runs:
 	rm -rf runs

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #2f965d73
 from __future__ import annotations
-import contextlib, hashlib, json, os, random, subprocess, tempfile
+import ast, contextlib, functools, hashlib, json, os, random, subprocess, tempfile
 from pathlib import Path
 import numpy as np
 
@@ -92,16 +92,35 @@ def artifact_path(kind: str, key: str, suffix: str = "") -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     return p
 
+# %% ../nbs/00_core.ipynb #4bac92e3
+@functools.lru_cache(maxsize=None)
+def _source_hash(path: str, mtime_ns: int, size: int) -> str:
+    """sha256 of a Python file's syntax tree without docstrings, so comments, blank lines, cell markers and prose do not
+    change it; of its bytes where it does not parse. `mtime_ns` and `size` key the cache."""
+    src = Path(path).read_bytes()
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return hashlib.sha256(src).hexdigest()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        first = body[0] if isinstance(body, list) and body else None
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+
 # %% ../nbs/00_core.ipynb #4a3d8014
 PACKAGE_DIR = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd() / "memeclust"
 
 # %% ../nbs/00_core.ipynb #6430eeb3
 def code_fingerprint(*modules: str) -> str:
-    "Hash of the source files `memeclust/<module>.py` of `modules` (a missing file hashes as absent). Raises nothing."
+    """Hash of the code of `memeclust/<module>.py` for `modules` (`_source_hash`: comments and docstrings do not
+    count; a missing file hashes as absent). Raises nothing."""
     parts = []
     for m in sorted(modules):
         f = PACKAGE_DIR / f"{m}.py"
-        parts.append([m, hashlib.sha256(f.read_bytes()).hexdigest() if f.exists() else None])
+        st = f.stat() if f.exists() else None
+        parts.append([m, _source_hash(str(f), st.st_mtime_ns, st.st_size) if st else None])
     return content_hash("code", parts)
 
 # %% ../nbs/00_core.ipynb #670654a5

@@ -18,15 +18,16 @@ from .robustness import CONDITIONS, robustness_suite
 from .backbones import backbone_identity, build_encoder, default_backbone, embed_manifest
 from .protomemes import assign_classes, route
 from .train import FUSION_HEADS, head_grid, validation_split
-from .baselines import BASELINE_ROWS, baseline_rows, build_multimodal, load_processor, multimodal_predictions, multimodal_weights
+from .baselines import (BASELINE_ROWS, baseline_rows, build_multimodal, load_processor, multimodal_predictions,
+                                 multimodal_weights, unavailable_rows)
 from .pipeline import FitError, FittedRun, embed_group, file_fingerprint, fit as fit_pipeline, fit_summary, load_run, predict, score
-from .evaluate import classification_metrics
+from .evaluate import METRICS, beside_paper, classification_metrics, metrics_table
 
 # %% auto #0
-__all__ = ['FIT_MODULES', 'RULES', 'experiment_sets', 'robustness_sets', 'unconfirmed_sets', 'cluster_shares', 'fit_key',
-           'fit_cached', 'experiment_predictions', 'manifest_predictions', 'Experiment', 'duplicate_inputs',
-           'duplicate_scores', 'duplicates_by_cluster', 'duplicate_pairs', 'condition_predictions', 'condition_table',
-           'open_set_curve', 'setup_experiment']
+__all__ = ['FIT_MODULES', 'TABLE_METHODS', 'FUSED_NOTE', 'RULES', 'experiment_sets', 'robustness_sets', 'unconfirmed_sets',
+           'cluster_shares', 'fit_key', 'fit_cached', 'experiment_predictions', 'manifest_predictions', 'Experiment',
+           'duplicate_inputs', 'duplicate_scores', 'duplicates_by_cluster', 'duplicate_pairs', 'condition_predictions',
+           'condition_table', 'open_set_curve', 'setup_experiment']
 
 # %% ../nbs/14_experiments.ipynb #954c139e
 def experiment_sets(data, scale: str, seed: int = 0, workers: int = 2) -> dict:
@@ -235,6 +236,40 @@ def multimodal_baselines(self: Experiment, pred: pd.DataFrame, which="confirmed"
             out[r.method] = p.reindex(out.meme_id.astype(str)).fillna("").to_numpy()
             status.loc[r.Index, "status"] = f"measured with {path}"
     return out, status
+
+# %% ../nbs/14_experiments.ipynb #327e7203
+TABLE_METHODS = ("text", "image", "dmw", "dmw_calibrated", "alpha_fusion", "concat_fusion")
+FUSED_NOTE = ("alpha_fusion: an offline fused model built as the paper builds its CLIP baseline (a trainable alpha "
+              "averaging the projected image and text embeddings of the run's backbones, then linear + LayerNorm), not "
+              "CLIP; concat_fusion: early fusion (the two embeddings concatenated, one linear layer); both trained like "
+              "the heads (same grid, validation selection, references)")
+
+# %% ../nbs/14_experiments.ipynb #b21c17d1
+@patch
+def paper_rows(self: Experiment, pred: pd.DataFrame, paper: dict, which="confirmed", methods=TABLE_METHODS,
+               label: dict | None = None, keys=("method", "cluster"), measures=None, rows=BASELINE_ROWS,
+               **baselines) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
+    """One block of Tables 2-5: `methods` and the baseline `rows` scored on `pred` (one row per query: label,
+    cluster and a predicted class per method), per cluster plus 'average' and 'overall' (only 'overall', without a
+    cluster column, when `keys` has no "cluster"), `label`'s columns first, the paper's values beside (`paper`:
+    {key values: {measure: value}}; `measures`: None for all four).
+
+    Returns (table, footer notes: the fused models and each baseline's status, `pred` with the baselines' columns).
+    `which`, `baselines`: passed to `multimodal_baselines`."""
+    no_rows = pd.DataFrame({"method": [], "status": []}, dtype=object)
+    pred, status = self.multimodal_baselines(pred, which, rows=rows, **baselines) if rows else (pred, no_rows)
+    t = metrics_table(pred, [*methods, *[m for m in rows if m in pred]])
+    per_cluster = "cluster" in keys
+    clusters = sorted(pred.cluster.unique().tolist()) + ["average"] if per_cluster else (None,)
+    if not per_cluster: t = t[t.cluster.eq("overall")].drop(columns="cluster")
+    t = pd.concat([t, unavailable_rows(status, clusters=clusters)], ignore_index=True)
+    t = pd.concat([pd.DataFrame(label or {}, index=t.index), t], axis=1)
+    table = beside_paper(t, paper, list(keys), measures=measures or METRICS)
+    table = table.assign(status=table.status.fillna("measured")).astype({"n": "Int64"})
+    tail = "; its rows carry the paper's values only, no number of ours"
+    notes = [FUSED_NOTE] * any(m in pred for m in FUSION_HEADS)
+    notes += [f"{r.method}: {r.status}" + ("" if r.method in pred else tail) for r in status.itertuples()]
+    return table, notes, pred
 
 # %% ../nbs/14_experiments.ipynb #ac2fb13c
 def duplicate_inputs(sets: dict, run: FittedRun, trained: FittedRun | None = None, device: str = "cpu", workers: int = 2) -> dict:
