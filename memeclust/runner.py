@@ -10,12 +10,13 @@ from pathlib import Path
 import nbformat, pandas as pd, papermill
 from jupyter_client.kernelspec import find_kernel_specs
 from . import core
-from .core import (atomic_write, check_scale, content_hash, describe_revision, folder_fingerprint, git_revision, pick_device,                             realmemes_dir, repo_root, runs_dir, write_text)
+from .core import (atomic_write, check_scale, content_hash, describe_revision, folder_fingerprint, git_revision, pick_device,
+                            realmemes_dir, repo_root, runs_dir, write_text)
 
 # %% auto #0
 __all__ = ['RESULT_PACKAGES', 'ReproduceError', 'experiment_notebooks', 'module_imports', 'module_dependencies',
-           'data_fingerprint', 'environment_fingerprint', 'notebook_code', 'notebook_inputs', 'why_rerun',
-           'kernel_name', 'default_out', 'reproduce']
+           'data_fingerprint', 'results_fingerprint', 'environment_fingerprint', 'notebook_code', 'notebook_inputs',
+           'why_rerun', 'kernel_name', 'default_out', 'reproduce']
 
 # %% ../nbs/15_runner.ipynb #6891b6df
 class ReproduceError(RuntimeError):
@@ -85,6 +86,13 @@ def data_fingerprint(data: str | Path | None) -> dict | None:
     if not p.is_file(): raise ReproduceError(f"--data {p}: no such manifest file")
     return {"manifest": hashlib.sha256(p.read_bytes()).hexdigest()[:16], "folder": folder_fingerprint(p.parent)}
 
+# %% ../nbs/15_runner.ipynb #940d7e72
+def results_fingerprint(out_dir: str | Path | None) -> str | None:
+    "Hash of the CSV tables under `out_dir`/results (timings.csv excluded); None without `out_dir`."
+    if out_dir is None: return None
+    files = sorted(p for p in (Path(out_dir) / "results").glob("*.csv") if p.name != "timings.csv")
+    return content_hash([[p.name, hashlib.sha256(p.read_bytes()).hexdigest()] for p in files])
+
 # %% ../nbs/15_runner.ipynb #0cfc8a81
 RESULT_PACKAGES = ("torch", "torchvision", "faiss-cpu", "faiss-gpu", "pytorch-metric-learning", "sentence-transformers", "transformers",
                    "scikit-learn", "scipy", "numpy", "pandas", "pillow", "matplotlib", "efficientnet-lite-pytorch",
@@ -125,6 +133,7 @@ def notebook_inputs(path: str | Path, params: dict, environment: dict | None = N
             "params": {k: v for k, v in params.items() if k != "out_dir"},
             "data": data_fingerprint(params.get("data")),
             "realmemes": folder_fingerprint(realmemes_dir()) if "realmemes" in code else None,
+            "results": results_fingerprint(params.get("out_dir")) if "write_report" in code else None,
             "environment": environment or environment_fingerprint(params.get("device", "auto"))}
 
 # %% ../nbs/15_runner.ipynb #6869344d
@@ -135,8 +144,8 @@ def why_rerun(previous: dict | None, inputs: dict, out: Path) -> str | None:
     if old.get("notebook") != inputs["notebook"]: return "the notebook changed"
     changed = sorted(m for m in set(old.get("modules", {})) | set(inputs["modules"]) if old.get("modules", {}).get(m) != inputs["modules"].get(m))
     if changed: return f"code changed: {', '.join(changed)}"
-    for part in ("params", "data", "realmemes"):
-        if old.get(part) != inputs[part]:
+    for part in ("params", "data", "realmemes", "results"):
+        if old.get(part) != inputs.get(part):
             what = [k for k in set(old.get(part) or {}) | set(inputs[part] or {}) if (old.get(part) or {}).get(k) != (inputs[part] or {}).get(k)] if part == "params" else []
             return f"{part} changed" + (f": {', '.join(sorted(what))}" if what else "")
     if old.get("environment") != inputs["environment"]:
