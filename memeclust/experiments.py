@@ -27,7 +27,7 @@ from .evaluate import METRICS, beside_paper, classification_metrics, metrics_tab
 __all__ = ['FIT_MODULES', 'TABLE_METHODS', 'FUSED_NOTE', 'RULES', 'experiment_sets', 'robustness_sets', 'unconfirmed_sets',
            'cluster_shares', 'fit_key', 'fit_cached', 'experiment_predictions', 'manifest_predictions', 'Experiment',
            'duplicate_inputs', 'duplicate_scores', 'duplicates_by_cluster', 'duplicate_pairs', 'condition_predictions',
-           'condition_table', 'open_set_curve', 'setup_experiment']
+           'condition_table', 'open_set_curve', 'setup_experiment', 'meme_panels']
 
 # %% ../nbs/14_experiments.ipynb #954c139e
 def experiment_sets(data, scale: str, seed: int = 0, workers: int = 2) -> dict:
@@ -424,3 +424,19 @@ def setup_experiment(notebook: str, scale: str = "smoke", data=None, out_dir=Non
                      notebook_revision=None if nb_root == pkg_root else {**git_revision(nb_root), "root": str(nb_root)})
     if clusters and sets is not None: exp.fit(clusters, search=search, log=log)
     return exp
+
+# %% ../nbs/14_experiments.ipynb #63bb7668
+def meme_panels(images: list, captions: list, colours=None, ncols: int = 3, size: int = 256, title: str = ""):
+    """A matplotlib figure of memes on a grid of `ncols` columns: each PIL image padded to `size` x `size` pixels under
+    its caption (`colours`: one per meme, default black); None entries stay blank. Returns the figure."""
+    from PIL import ImageOps
+    nrows = max(1, -(-len(images) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 4.6 * nrows), squeeze=False)
+    for ax in axes.flat: ax.axis("off")
+    for ax, im, cap, colour in zip(axes.flat, images, captions, colours or ["black"] * len(images)):
+        if im is None: continue
+        ax.imshow(ImageOps.pad(im.convert("RGB"), (size, size), color="white"))
+        ax.set_title(cap, fontsize=8, loc="left", color=colour, family="monospace")
+    if title: fig.suptitle(title, fontsize=11)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 1.3 / fig.get_figheight(), hspace=0.4, wspace=0.1)
+    return fig
