@@ -20,7 +20,8 @@ __all__ = ['PAPER_LOSS', 'PAPER_MINER', 'PAPER_DISTANCE', 'MODES', 'HEADS', 'FUS
            'make_distance', 'make_loss', 'make_miner', 'ClassBalancedBatches', 'validation_split', 'EfficientNetTop',
            'ViTTop', 'ResNetTop', 'TextTop', 'split_encoder', 'TrunkEncoder', 'trunk_encoder', 'EmbedderHead',
            'FusionHead', 'multimodal_embeddings', 'training_rows', 'validation_scores', 'train_run', 'main',
-           'TrainError', 'launch', 'load_head', 'apply_head', 'load_trained', 'embed_trained', 'without_zero_rows']
+           'TrainError', 'head_workers', 'launch', 'load_head', 'apply_head', 'load_trained', 'embed_trained',
+           'without_zero_rows']
 
 # %% ../nbs/06_train.ipynb #fd6a0542
 PAPER_LOSS = {"name": "NTXentLoss", "temperature": 0.7}
@@ -948,13 +949,59 @@ if __name__ == "__main__" and not getattr(builtins, "__IPYTHON__", False): main(
 class TrainError(RuntimeError):
     "A launched training run failed (the message carries the end of its log)."
 
+# %% ../nbs/06_train.ipynb #08326c89
+def head_workers(n_configs: int) -> int:
+    "Processes for `n_configs` head runs: `$MEMECLUST_TRAIN_PROCS`, else 2 on a CPU-only machine with 2+ cores and 4+ runs."
+    env = os.environ.get("MEMECLUST_TRAIN_PROCS")
+    if env: return max(1, min(int(env), n_configs))
+    cores = os.cpu_count() or 1
+    return 2 if cores >= 2 and n_configs >= 4 and not torch.cuda.is_available() else 1
+
+# %% ../nbs/06_train.ipynb #92e7a1f3
+def _finished(cfg: TrainConfig) -> bool:
+    "Whether `cfg`'s run folder holds a finished run of this very config (`train_run` would reuse it)."
+    out = Path(cfg.out_dir)
+    if not ((out / "model.pt").exists() and (out / "summary.json").exists()): return False
+    return json.loads((out / "summary.json").read_text()).get("config_key") == cfg.key
+
+# %% ../nbs/06_train.ipynb #624abe26
+def _head_run(fields: dict, resume: bool, threads: int) -> tuple[dict, list[str]]:
+    "One head run (its `TrainConfig` fields) in a worker process with `threads` torch threads: (summary, log lines)."
+    torch.set_num_threads(threads)
+    lines = []
+    return train_run(TrainConfig(**fields), resume=resume, echo=lines.append), lines
+
+# %% ../nbs/06_train.ipynb #d652b7de
+def _train_heads(configs: list, resume: bool, echo, bar) -> list[dict]:
+    """Head-mode `configs` in this process, or those not yet trained in `head_workers` spawned processes (finished
+    runs are reused here: a worker's start costs more). Summaries in `configs`' order."""
+    todo = [i for i, c in enumerate(configs) if not _finished(c)]
+    workers = head_workers(len(todo))
+    out = {}
+    if workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        from memeclust.train import _head_run as run_one     # the package's (a notebook's own cannot be pickled)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {i: pool.submit(run_one, dataclasses.asdict(configs[i]), resume, threads) for i in todo}
+            for i, f in futures.items():
+                out[i], lines = f.result()
+                for line in lines: echo(line)
+                bar.update(1)
+    for i, cfg in enumerate(configs):
+        if i in out: continue
+        out[i] = train_run(cfg, resume=resume, echo=echo)
+        bar.update(1)
+    return [out[i] for i in range(len(configs))]
+
 # %% ../nbs/06_train.ipynb #364a3b9f
 def launch(configs: list[TrainConfig], nproc: int = 1, resume: bool = True, log=print, nnodes: int = 1,
            extra_args: list[str] = (), env: dict | None = None, progress: str | None = None) -> list[dict]:
     """Train `configs` in a subprocess (torchrun when `nproc` > 1); returns each run's summary.
 
-    Head-mode runs on one process and one node train in this process instead: a head is seconds of work on cached
-    vectors, and a new interpreter would cost more than the training (no workers are forked either way).
+    Head-mode runs on one process and one node train without torchrun: a head is seconds of work on cached vectors,
+    so they train in this process, or several at a time in `head_workers` spawned processes (never forked).
     `progress`: a description for a tqdm bar over the runs; then per-epoch lines stay in each run's train.log and only
     the other lines reach `log`. Raises TrainError (with the end of the log) when a run fails."""
     from tqdm.auto import tqdm
@@ -963,13 +1010,9 @@ def launch(configs: list[TrainConfig], nproc: int = 1, resume: bool = True, log=
     def keep(line: str) -> bool:
         return not (progress is not None and ("] epoch " in line or "] sampler: " in line or "] run " in line))
     if nproc == 1 and nnodes == 1 and configs and all(c.mode == "head" for c in configs):
-        out = []
         with tqdm(total=len(configs), desc=progress, unit="run", disable=progress is None) as bar:
-            for cfg in configs:
-                try: out.append(train_run(cfg, resume=resume, echo=lambda l: log(l) if keep(l) else None))
-                except TrainDataError as e: raise TrainError(f"training failed: {e}") from None
-                bar.update(1)
-        return out
+            try: return _train_heads(configs, resume, lambda l: log(l) if keep(l) else None, bar)
+            except TrainDataError as e: raise TrainError(f"training failed: {e}") from None
     for cfg in configs:
         out = Path(cfg.out_dir)
         out.mkdir(parents=True, exist_ok=True)
