@@ -24,14 +24,14 @@ check-export: install
 	@if [ -n "$$(git status --porcelain -- memeclust)" ]; then \
 	  echo "ERROR: nbdev_export changed memeclust/ (edit the notebooks, export, commit):"; git status --porcelain -- memeclust; exit 1; fi
 
-# Two notebooks at a time on 2 cores: one BLAS/OpenMP thread each (two threads each would oversubscribe the cores).
+# Two notebooks at a time on 2 cores: one BLAS/OpenMP thread and one training process each (more would oversubscribe the cores).
 test-nbs: install
-	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
+	OMP_NUM_THREADS=1 MEMECLUST_TRAIN_PROCS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 
 # pytest-xdist: two processes, a test file's tests together (its shared fixtures are made once): 258 s vs 453 s
 # serial here (fc43acc). One OpenMP thread per process, as for the notebooks.
 test-py: install
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=10 tests
+	OMP_NUM_THREADS=1 MEMECLUST_TRAIN_PROCS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=10 tests
 
 # Both suites, then the ten slowest items and the total (pytest's closing line stays last).
 test: check-export

@@ -21,8 +21,8 @@ sigterm = True
 RC
 export COVERAGE_PROCESS_START=$PWD/runs/coveragerc
 rm -f runs/.coverage*
-OMP_NUM_THREADS=1 $BIN/nbdev_test --n_workers 2 --timing
-OMP_NUM_THREADS=1 $BIN/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile tests
+OMP_NUM_THREADS=1 MEMECLUST_TRAIN_PROCS=1 $BIN/nbdev_test --n_workers 2 --timing
+OMP_NUM_THREADS=1 MEMECLUST_TRAIN_PROCS=1 $BIN/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile tests
 $BIN/coverage combine --rcfile=runs/coveragerc -q
 $BIN/coverage report --rcfile=runs/coveragerc
 $BIN/coverage report --rcfile=runs/coveragerc --format=total
