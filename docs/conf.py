@@ -32,7 +32,7 @@ release = version = _cfg.get("version", "")
 
 extensions = ["myst_nb", "sphinx.ext.mathjax"]
 root_doc = "index"
-include_patterns = ["index.md", "README.md", "nbs/*.ipynb", "results/notebooks/e*.ipynb", "results/REPORT.md"]
+include_patterns = ["index.md", "README.md", "docs/guide.md", "nbs/*.ipynb", "results/notebooks/e*.ipynb", "results/REPORT.md"]
 exclude_patterns = ["**.ipynb_checkpoints", "**/__pycache__"]
 # Missing relative links in the README/report are warnings, never errors (the build is not run with -W).
 
@@ -71,7 +71,8 @@ _MARK = ".memeclust-docs-staging"
 
 def _staged_files():
     "Staging path -> repository file: the pages, and the files the README/report may link to (results/, figures/)."
-    files = {Path("index.md"): DOCS / "index.md", Path("README.md"): ROOT / "README.md"}
+    files = {Path("index.md"): DOCS / "index.md", Path("README.md"): ROOT / "README.md",
+             Path("docs", "guide.md"): DOCS / "guide.md"}
     files |= {Path("nbs", p.name): p for p in sorted((ROOT / "nbs").glob("*.ipynb"))}
     for folder in ("results", "figures"):
         files |= {p.relative_to(ROOT): p for p in sorted((ROOT / folder).rglob("*"))
