@@ -14,13 +14,14 @@ def repo_root():
 
 @pytest.fixture
 def edited_code(tmp_path, monkeypatch):
-    "A copy of the package sources that code fingerprints read from; `edit(name)` appends a comment to one module."
+    """A copy of the package sources that code fingerprints read from; `edit(name)` appends a statement to one module
+    (a comment would not do: fingerprints hash code, not comments)."""
     import shutil
     import memeclust.core as core
     copy = tmp_path / "pkg"; shutil.copytree(core.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(core, "PACKAGE_DIR", copy)          # same content, same fingerprints, until an edit
     def edit(module):
-        (copy / f"{module}.py").write_text((copy / f"{module}.py").read_text() + "\n# an edit\n")
+        (copy / f"{module}.py").write_text((copy / f"{module}.py").read_text() + "\n_an_edit = 1\n")
     return edit
 
 

@@ -93,14 +93,14 @@ def browser(site, tmp_path_factory):
 
 
 def test_every_notebook_has_a_page_in_the_navigation(site):
-    "One page per library notebook (file-name order, under Method), per executed experiment notebook, the README."
+    "One page per library notebook (file-name order, under Method), per executed experiment notebook, the README and guide."
     assert NBS and EXPERIMENTS
     for page in ["index.html", "README.html"] + [f"nbs/{n}.html" for n in NBS] + [f"results/notebooks/{e}.html" for e in EXPERIMENTS]:
         assert (site / page).exists(), page
     sidebar = (site / "index.html").read_text().split('class="sidebar-tree"', 1)[1].split("<article", 1)[0]
     sections = {part.split("<", 1)[0]: re.findall(r'<a class="reference internal" href="([^"#]+)"', part)
                 for part in sidebar.split('<span class="caption-text">')[1:]}
-    assert sections["Introduction"] == ["README.html"]
+    assert sections["Introduction"] == ["README.html", "docs/guide.html"]
     assert sections["Method"] == [f"nbs/{n}.html" for n in NBS]            # file-name order
     assert sections["Experiments (executed at demo scale)"] == [f"results/notebooks/{e}.html" for e in EXPERIMENTS]
     report = (ROOT / "results" / "REPORT.md").exists()                    # being written: there or not, the site builds

@@ -55,3 +55,18 @@ def test_embedding_cache_recomputes_after_a_code_change(tiny, edited_code):
     third = embed_manifest(m, enc, progress=False)
     assert third.n_computed == len(m.rows)
     np.testing.assert_allclose(third.vectors, first.vectors, atol=1e-6)
+
+
+def test_a_comment_or_docstring_edit_keeps_the_fingerprint(tmp_path, monkeypatch):
+    "Fingerprints hash code: a comment or a docstring edit (or an nbdev cell marker) keeps every cache valid."
+    import shutil
+    import memeclust.core as core
+    copy = tmp_path / "pkg"
+    shutil.copytree(core.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(core, "PACKAGE_DIR", copy)
+    before = core.code_fingerprint("dmw")
+    src = (copy / "dmw.py").read_text()
+    (copy / "dmw.py").write_text(src.replace('"""', '"""Edited. ', 1) + "\n# a comment\n")
+    assert core.code_fingerprint("dmw") == before
+    (copy / "dmw.py").write_text(src + "\n_changed = 2\n")
+    assert core.code_fingerprint("dmw") != before
