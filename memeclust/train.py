@@ -108,7 +108,8 @@ class TrainDataError(ValueError):
 def save_config(cfg: TrainConfig, path) -> Path:
     "Write `cfg` as YAML."
     import yaml
-    return write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)      # libyaml: a run's meme ids dump in ms, not 0.5 s
+    return write_text(path, yaml.dump(cfg.to_dict(), Dumper=dumper, sort_keys=False))
 
 # %% ../nbs/06_train.ipynb #e5b06cf6
 def load_config(path) -> TrainConfig:
@@ -129,14 +130,16 @@ def train_defaults(scale: str, device: str = "cpu", preset: str = "default") -> 
 
     `default`: a linear embedder head per cluster on the frozen backbone (mode `head`), NTXent at temperature 0.1 on
     all in-batch pairs (no miner), selected on validation precision@1 with epoch 0 (the untrained backbone) a candidate;
-    patience 10 (an epoch costs a fraction of a second, and validation precision@1 is noisy from epoch to epoch).
+    patience 10 (an epoch costs a fraction of a second, and validation precision@1 is noisy from epoch to epoch), 5 at
+    demo (replayed on the histories of 602 demo head runs: the same epoch is selected in 85% of them, validation
+    precision@1 is 0.003 lower on average, and a third fewer epochs run: bench/bench_patience.py).
     `paper` (Section 4.2): NTXent(0.7) + TripletMarginMiner(0.7), AdamW 1e-5, stop after 5 epochs without training-loss
     improvement, the whole backbone fine-tuned at `full` scale or on a GPU; on a CPU at smoke/demo the top blocks only
     (cached mode, lr 1e-4, at most 4/10 epochs). Raises ValueError for an unknown preset."""
     if preset not in PRESETS: raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     if preset == "default":
         return dict(mode="head", head="linear", loss=dict(HEAD_LOSS), miner=None, lr=1e-3, weight_decay=1e-4,
-                    max_epochs=6 if scale == "smoke" else 40, patience=10, batch_size=32 if scale == "smoke" else 64, per_class=4,
+                    max_epochs=6 if scale == "smoke" else 40, patience=5 if scale == "demo" else 10, batch_size=32 if scale == "smoke" else 64, per_class=4,
                     select="validation")
     if scale == "full" or device.startswith("cuda"):
         return dict(mode="full", lr=1e-5, max_epochs=100, patience=5, batch_size=64, per_class=4)
@@ -667,11 +670,17 @@ class _Run:
     sched: object = None
     net: nn.Module | None = None                # `model`, wrapped in DDP when distributed
     state: dict = field(default_factory=dict)
+    key: str = ""                               # `cfg.key`, hashed once per run
+    best: dict | None = None                    # the selected epoch's weights, in memory (head mode)
 
     @property
     def distributed(self) -> bool: return self.world > 1
     @property
     def by_validation(self) -> bool: return self.cfg.select == "validation" and self.val_idx is not None and len(self.val_idx) > 0
+    @property
+    def resumable(self) -> bool:
+        "Whether epochs write resume state (`last.pt`, RNG files, `best.pt`): not for a head, seconds of work."
+        return self.cfg.mode != "head"
 
 # %% ../nbs/06_train.ipynb #fb0a1107
 def _setup(cfg: TrainConfig, resume: bool, echo=None):
@@ -682,9 +691,10 @@ def _setup(cfg: TrainConfig, resume: bool, echo=None):
     out.mkdir(parents=True, exist_ok=True)
     log = _log(rank, out / "train.log", echo)
     resuming = resume and (out / "last.pt").exists()
+    key = cfg.key
     if (out / "model.pt").exists() and (out / "summary.json").exists():
         summary = json.loads((out / "summary.json").read_text())
-        if summary.get("config_key") == cfg.key:
+        if summary.get("config_key") == key:
             log(f"{out.name}: already trained ({summary['epochs']} epochs, selected epoch {summary['best_epoch']}); reusing")
             return summary
     if rank == 0 and not resuming:                       # a fresh start: nothing of an earlier run may be mistaken for this one
@@ -694,7 +704,7 @@ def _setup(cfg: TrainConfig, resume: bool, echo=None):
     if world > 1 and not dist.is_initialized(): dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cuda": torch.cuda.set_device(device)
     if rank == 0: save_config(cfg, out / "config.yaml")
-    return _Run(cfg, out, log, rank, world, device, resuming)
+    return _Run(cfg, out, log, rank, world, device, resuming, key=key)
 
 # %% ../nbs/06_train.ipynb #c81043b4
 def _inputs(run: _Run) -> None:
@@ -762,7 +772,8 @@ def _objective(run: _Run) -> None:
     run.loss_fn = make_loss(cfg.loss, cfg.distance, num_classes=run.n_classes, embedding_size=run.dim).to(run.device)
     run.miner = make_miner(cfg.miner, cfg.distance)
     params = [p for p in run.model.parameters() if p.requires_grad] + list(run.loss_fn.parameters())
-    run.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    fused = all(p.dtype.is_floating_point for p in params)     # one kernel per step: a head's step costs half (bench_train_step.py)
+    run.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None)
     run.sched = torch.optim.lr_scheduler.LambdaLR(run.opt, lambda e: min(1.0, (e + 1) / cfg.warmup_epochs) if cfg.warmup_epochs else 1.0)
     # full mode: a backbone may hold parameters the embedding never uses (EfficientNet's classifier head, BERT's pooler);
     # DDP must be told, or it waits for their gradients forever
@@ -810,7 +821,7 @@ def _start(run: _Run) -> None:
     torch.manual_seed(cfg.seed * 1000 + run.rank)    # dropout masks depend on (seed, rank) only, not on what set-up consumed
     if run.resuming:
         ck = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
-        if ck["config_key"] != cfg.key: raise TrainDataError(f"{out}/last.pt belongs to another config; start a fresh folder")
+        if ck["config_key"] != run.key: raise TrainDataError(f"{out}/last.pt belongs to another config; start a fresh folder")
         run.model.load_state_dict(ck["model"], strict=False)
         run.opt.load_state_dict(ck["optimizer"])
         run.sched.load_state_dict(ck["scheduler"])
@@ -824,7 +835,7 @@ def _start(run: _Run) -> None:
         v = _validate(run)
         run.state.update(best_val=v, epoch0_val=v)
         run.state["history"].append({"epoch": 0, "loss": float("nan"), "val_precision_at_1": v["precision_at_1"], "val_map_at_r": v["map_at_r"]})
-        if run.rank == 0: _save({"model": _trainable_state(run.model, run.names), "epoch": 0, "loss": None}, out / "best.pt")
+        _keep_best(run, 0, None)
         run.log(f"epoch 0 (untrained): validation precision@1 {v['precision_at_1']:.4f}, MAP@R {v['map_at_r']:.4f} on {v['n']} memes *")
 
 # %% ../nbs/06_train.ipynb #5c9da8dc
@@ -855,8 +866,29 @@ def _epoch(run: _Run, epoch: int) -> dict:
     return rec
 
 # %% ../nbs/06_train.ipynb #c461857a
+def _keep_best(run: _Run, epoch: int, loss) -> None:
+    "Keep the weights of the epoch the selection rule just chose: `best.pt` (rank 0) when resumable, else in memory."
+    state = _trainable_state(run.model, run.names)
+    if not run.resumable: run.best = state
+    elif run.rank == 0: _save({"model": state, "epoch": epoch, "loss": loss}, run.out / "best.pt")
+
+# %% ../nbs/06_train.ipynb #f11ed160
+def _save_resume_state(run: _Run) -> None:
+    "`last.pt` (rank 0: model, optimiser, scheduler, early stopping, sampler) and each rank's RNG state after an epoch."
+    import torch.distributed as dist
+    cfg, st = run.cfg, run.state
+    _save({"epoch": st["epoch"], "rng": _rng_state()}, run.out / f"rng-rank{run.rank}.pt")
+    if run.distributed: dist.barrier()
+    if run.rank != 0: return
+    loss_state = (run.loss_fn.loss if run.distributed else run.loss_fn).state_dict()
+    _save({"config_key": run.key, "model": _trainable_state(run.model, run.names), "optimizer": run.opt.state_dict(),
+           "scheduler": run.sched.state_dict(), "loss": loss_state,
+           "state": st, "sampler": {"seed": cfg.seed, "next_epoch": st["epoch"] + 1}}, run.out / "last.pt")
+
+# %% ../nbs/06_train.ipynb #5a804de2
 def _checkpoint(run: _Run, rec: dict) -> None:
-    "Apply the selection rule to an epoch's history row; write best.pt, last.pt and every rank's RNG state."
+    """Apply the selection rule to an epoch's history row; keep the chosen weights (`_keep_best`) and, unless a head
+    trains, write the resume state (`_save_resume_state`)."""
     import torch.distributed as dist
     cfg, st, epoch = run.cfg, run.state, rec["epoch"]
     if run.by_validation:
@@ -869,13 +901,8 @@ def _checkpoint(run: _Run, rec: dict) -> None:
     if improved: st.update(best_epoch=epoch, bad_epochs=0)
     else: st["bad_epochs"] += 1
     st["history"].append(rec)
-    _save({"epoch": epoch, "rng": _rng_state()}, run.out / f"rng-rank{run.rank}.pt")
-    if run.distributed: dist.barrier()
-    if run.rank == 0:
-        if improved: _save({"model": _trainable_state(run.model, run.names), "epoch": epoch, "loss": rec["loss"]}, run.out / "best.pt")
-        _save({"config_key": cfg.key, "model": _trainable_state(run.model, run.names), "optimizer": run.opt.state_dict(),
-               "scheduler": run.sched.state_dict(), "loss": (run.loss_fn.loss if run.distributed else run.loss_fn).state_dict(),
-               "state": st, "sampler": {"seed": cfg.seed, "next_epoch": epoch + 1}}, run.out / "last.pt")
+    if improved: _keep_best(run, epoch, rec["loss"])
+    if run.resumable: _save_resume_state(run)
     val = f", validation precision@1 {rec['val_precision_at_1']:.4f} MAP@R {rec['val_map_at_r']:.4f}" if run.by_validation else ""
     mined = f", {rec['mined']} mined tuples on rank {run.rank}" if rec["mined"] is not None else ""
     run.log(f"epoch {epoch}: loss {rec['loss']:.4f}{val} ({rec['seconds']:.1f}s, {len(run.sampler)} steps{mined})"
@@ -889,7 +916,7 @@ def _finish(run: _Run) -> dict:
     cfg, st, out = run.cfg, run.state, run.out
     stopped = "early stopping" if st["bad_epochs"] >= cfg.patience else "max_epochs"
     untrained = run.by_validation and st["best_epoch"] == 0
-    summary = {"run": out.name, "config_key": cfg.key, "modality": cfg.modality, "backbone": run.backbone, "weights": run.weights,
+    summary = {"run": out.name, "config_key": run.key, "modality": cfg.modality, "backbone": run.backbone, "weights": run.weights,
                "mode": cfg.mode, "trainable": run.trainable, "world_size": run.world, "device": str(run.device), "classes": run.n_classes,
                "memes": len(run.train_idx), "epochs": st["epoch"], "best_epoch": st["best_epoch"],
                "best_loss": st["best_loss"] if math.isfinite(st["best_loss"]) else None, "stopped_by": stopped,
@@ -897,9 +924,10 @@ def _finish(run: _Run) -> dict:
                "val": st["best_val"], "val_epoch0": st["epoch0_val"], "loss_spec": cfg.loss, "lr": cfg.lr,
                "seconds": round(time.perf_counter() - st["t_run"], 1), "notes": run.notes}
     if run.rank == 0:
-        if not (out / "best.pt").exists(): raise TrainDataError(f"the loss never improved on infinity (NaN?): {st['history'][:3]}")
-        best = torch.load(out / "best.pt", weights_only=True)["model"]
-        _save({"model": best, "backbone": run.backbone, "config_key": cfg.key,
+        if run.best is None and not (out / "best.pt").exists():
+            raise TrainDataError(f"the loss never improved on infinity (NaN?): {st['history'][:3]}")
+        best = run.best if run.best is not None else torch.load(out / "best.pt", weights_only=True)["model"]
+        _save({"model": best, "backbone": run.backbone, "config_key": run.key,
                "head": run.model.spec if cfg.mode == "head" else None}, out / "model.pt")
         pd.DataFrame(st["history"]).to_csv(out / "history.csv", index=False)
         write_text(out / "summary.json", json.dumps(summary, indent=1))
@@ -972,23 +1000,43 @@ def _head_run(fields: dict, resume: bool, threads: int) -> tuple[dict, list[str]
     return train_run(TrainConfig(**fields), resume=resume, echo=lines.append), lines
 
 # %% ../nbs/06_train.ipynb #d652b7de
+_POOL: dict = {}
+
+# %% ../nbs/06_train.ipynb #aaffc1d3
+def _worker_pool(workers: int):
+    """The spawned head-run workers of this process: started by the first launch that needs them and reused by the
+    next (each keeps its frozen backbones and embeddings loaded), replaced when their number changes or one died."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    pool = _POOL.get("pool")
+    if pool is not None and _POOL["workers"] == workers and not getattr(pool, "_broken", False): return pool
+    if pool is not None: pool.shutdown(cancel_futures=True)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    _POOL.update(pool=pool, workers=workers)
+    return pool
+
+# %% ../nbs/06_train.ipynb #a2f5fa4a
 def _train_heads(configs: list, resume: bool, echo, bar) -> list[dict]:
     """Head-mode `configs` in this process, or those not yet trained in `head_workers` spawned processes (finished
-    runs are reused here: a worker's start costs more). Summaries in `configs`' order."""
+    runs are reused here: a worker's start costs more), the largest first so that no long run starts last.
+    Summaries in `configs`' order."""
     todo = [i for i, c in enumerate(configs) if not _finished(c)]
     workers = head_workers(len(todo))
     out = {}
     if workers > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
         threads = max(1, (os.cpu_count() or 1) // workers)
         from memeclust.train import _head_run as run_one     # the package's (a notebook's own cannot be pickled)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {i: pool.submit(run_one, dataclasses.asdict(configs[i]), resume, threads) for i in todo}
-            for i, f in futures.items():
-                out[i], lines = f.result()
+        pool = _worker_pool(workers)
+        order = sorted(todo, key=lambda i: -len(configs[i].meme_ids or ()))
+        futures = {i: pool.submit(run_one, dataclasses.asdict(configs[i]), resume, threads) for i in order}
+        try:
+            for i in todo:
+                out[i], lines = futures[i].result()
                 for line in lines: echo(line)
                 bar.update(1)
+        except BaseException:
+            for f in futures.values(): f.cancel()          # the pool lives on: drop this launch's queued runs
+            raise
     for i, cfg in enumerate(configs):
         if i in out: continue
         out[i] = train_run(cfg, resume=resume, echo=echo)
