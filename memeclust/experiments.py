@@ -20,7 +20,7 @@ from .protomemes import assign_classes, route
 from .train import FUSION_HEADS, head_grid, validation_split
 from .baselines import (BASELINE_ROWS, baseline_rows, build_multimodal, load_processor, multimodal_predictions,
                                  multimodal_weights, unavailable_rows)
-from .pipeline import FitError, FittedRun, embed_group, file_fingerprint, fit as fit_pipeline, fit_summary, load_run, predict, score
+from .pipeline import FitError, FittedRun, chosen_settings, embed_group, file_fingerprint, fit as fit_pipeline, fit_summary, load_run, predict, score
 from .evaluate import METRICS, beside_paper, classification_metrics, metrics_table
 
 # %% auto #0
@@ -107,12 +107,13 @@ def _locked(folder: Path):
 
 # %% ../nbs/14_experiments.ipynb #db1d35ca
 def fit_cached(train_manifest, scale: str, clusters: int = 6, seed: int = 0, device: str = "auto", preset: str = "default",
-               search: bool = True, fused: tuple = (), protomemes=None, log=print) -> Path:
+               search: bool = True, fused: tuple = (), protomemes=None, settings: dict | None = None, log=print) -> Path:
     """`pipeline.fit` into `runs/cache/fit/<fit_key>`, or the folder of an earlier identical fit. `search`: the default
     preset chooses its setting from `train.head_grid(scale)` on validation (the tables do); `fused`: the fusion heads trained
     beside the two streams; `protomemes`: a .npz of fitted Protomemes to route with (`pipeline.fit`; its content is
-    part of the key). Raises what `fit` raises."""
-    grid = head_grid(scale) if search and preset == "default" else None
+    part of the key); `settings`: {stream: [setting]} to train with instead of searching (`pipeline.chosen_settings` of
+    another run). Raises what `fit` raises."""
+    grid = settings or (head_grid(scale) if search and preset == "default" else None)
     key = fit_key(train_manifest, scale, clusters, seed, device, preset, grid, tuple(fused))
     out = artifact_path("fit", key if protomemes is None else content_hash(key, file_fingerprint(protomemes)))
     with _locked(out):
@@ -194,11 +195,13 @@ def fit(self: Experiment, clusters: int = 6, preset: str | None = None, search: 
 # %% ../nbs/14_experiments.ipynb #3bbf546f
 @patch
 def fit_set(self: Experiment, train_manifest, clusters: int = 6, protomemes=None, search: bool = True, fused: tuple = FUSION_HEADS,
-            log=print) -> FittedRun:
+            settings_of: FittedRun | None = None, log=print) -> FittedRun:
     """A run fitted (cached) on another training manifest with the experiment's scale, seed, device and preset, e.g. the
-    Unconfirmed memes routed by the Confirmed run's Protomemes (`protomemes`: its protomemes.npz). `run` stays as it is."""
+    Unconfirmed memes routed by the Confirmed run's Protomemes (`protomemes`: its protomemes.npz) and trained with the
+    settings it chose on validation (`settings_of`: that run; None: search the grid again). `run` stays as it is."""
+    settings = None if settings_of is None else chosen_settings(settings_of)
     return load_run(fit_cached(train_manifest, self.scale, clusters=clusters, seed=self.seed, device=self.device, preset=self.preset or "default",
-                               search=search, fused=fused, protomemes=protomemes, log=log))
+                               search=search, fused=fused, protomemes=protomemes, settings=settings, log=log))
 
 # %% ../nbs/14_experiments.ipynb #64ee495f
 @patch

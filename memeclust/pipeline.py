@@ -26,8 +26,8 @@ from .evaluate import classification_metrics
 __all__ = ['ROUTINGS', 'FIT_PRESETS', 'file_fingerprint', 'run_config', 'trainable', 'train_groups', 'embed_group',
            'precision_at_1', 'index_groups', 'FitError', 'degraded_copies', 'validation_distances',
            'calibrate_on_validation', 'fit_evidence', 'fit', 'Preset', 'FittedRun', 'load_run', 'fit_summary',
-           'QueryScores', 'score', 'mix', 'fusion_rules', 'predict', 'metrics_summary', 'evaluate', 'run_rule',
-           'answers', 'assign', 'nearest_neighbour_predictions']
+           'chosen_settings', 'QueryScores', 'score', 'mix', 'fusion_rules', 'predict', 'metrics_summary', 'evaluate',
+           'run_rule', 'answers', 'assign', 'nearest_neighbour_predictions']
 
 # %% ../nbs/11_pipeline.ipynb #9cb71ad2
 def file_fingerprint(path) -> str:
@@ -104,7 +104,8 @@ def train_groups(manifest: Manifest, groups: dict, modality: str, train_kw: dict
     if len(points) > 1:
         log(f"{stream}: chose {_grid_label(points[best])} on validation (precision@1 {scores[best]:.4f}; "
             + "; ".join(f"{t['setting']}: {t['val_precision_at_1']:.4f}" for t in table) + ")")
-    label = _grid_label(points[best]) if len(points) > 1 else _grid_label({"loss": train_kw.get("loss"), "lr": train_kw.get("lr")})
+    used = {**train_kw, **points[best]}
+    label = _grid_label(points[best]) if len(points) > 1 else _grid_label({"loss": used.get("loss"), "lr": used.get("lr")})
     return runs, {"setting": points[best], "label": label, "grid": table}
 
 # %% ../nbs/11_pipeline.ipynb #483220e6
@@ -316,7 +317,7 @@ def _protomeme_groups(m: Manifest, feats, is_val, clusters: int, given, seed: in
     return pm, class_cluster, cluster_of, groups
 
 # %% ../nbs/11_pipeline.ipynb #52302f68
-def _train_and_index(m: Manifest, groups: dict, streams, kw: dict, grid: list, nproc: int, val_ids, dev: str, out: Path, log, say):
+def _train_and_index(m: Manifest, groups: dict, streams, kw: dict, grids: dict, nproc: int, val_ids, dev: str, out: Path, log, say):
     """Algorithm 1, lines 3-9, per stream: train a model per group (`train_groups`), copy each into `out/models`, and
     index the group's memes with it. Returns (runs {stream: {group: model folder or None}}, grid choices, base encoders,
     base embeddings, {model name: folder}, `IndexSet`); a fused stream reads the two streams' joined embeddings."""
@@ -324,7 +325,7 @@ def _train_and_index(m: Manifest, groups: dict, streams, kw: dict, grid: list, n
     for modality in streams:
         fusion = modality in FUSION_HEADS
         runs[modality], choices[modality] = train_groups(m, groups, "multimodal" if fusion else modality, {**kw, "head": modality} if fusion else kw,
-                                                         nproc=nproc, log=log, val_ids=val_ids, grid=grid)
+                                                         nproc=nproc, log=log, val_ids=val_ids, grid=grids[modality])
         if fusion:                                           # one joined input serves every fusion head
             if joined is None: joined = multimodal_embeddings(m, base_embs["image"], base_embs["text"])
             bases[modality], base_embs[modality] = None, joined
@@ -368,7 +369,8 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = Non
     `preset`: a name of `FIT_PRESETS`: "default" (heads on frozen backbones selected on validation, one group with
     global routing, evidence-aware fusion; soft routing when `clusters` > 1) or "paper" (Section 4.2 settings, k = 6
     hard routing, the paper's DMW); `clusters`: None for the preset's; `train_kw` overrides the preset's training fields; `grid` lists overrides to choose among
-    on validation (e.g. `train.HEAD_GRID`; None: the preset's one setting). `fused`: fusion heads of `train.FUSION_HEADS`
+    on validation (e.g. `train.HEAD_GRID`; None: the preset's one setting), or maps each stream to its own list (e.g.
+    `chosen_settings(run)`: another run's choices, trained as given when each list holds one). `fused`: fusion heads of `train.FUSION_HEADS`
     to train per cluster beside the two streams, with the same settings, grid, validation and references (the offline
     multimodal baselines; each becomes a stream of its own name). `protomemes`: a fitted `Protomemes` (or its .npz) to
     route with instead of clustering this data, e.g. the Confirmed run's for the Unconfirmed memes (Section 5.2); its k
@@ -387,7 +389,9 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = Non
     if len(rows) == 0: raise FitError(f"{train_manifest}: no training rows (every row is in the test split, or every row was rejected)")
     m = dataclasses.replace(m, rows=rows)
     kw = {**train_defaults(scale, dev, preset), "seed": seed, **(train_kw or {})}
-    grid = list(grid or [])
+    streams = ("image", "text", *fused)
+    per_stream = isinstance(grid, dict)                  # one list of settings per stream, e.g. another run's choices
+    grids = {s: list(grid.get(s, []) if per_stream else grid or []) for s in streams}
     nproc = nproc or default_nproc(dev)
     pm_enc = build_encoder(default_backbone("protomeme"), device=dev)
     feats = embed_manifest(m, pm_enc, progress=True)
@@ -405,11 +409,11 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = Non
     pm, class_cluster, cluster_of, groups = _protomeme_groups(m, feats, is_val, clusters, given, seed)
     say(f"protomemes: {clusters} clusters ({pm_enc.name} features), sizes {[len(g) for g in groups.values()]}; "
         f"training: {kw['mode']} mode, lr {kw['lr']}, at most {kw['max_epochs']} epochs, selection by {kw.get('select', 'loss')}, "
-        f"{len(grid) or 1} setting(s), {nproc} process(es)")
+        f"{max(map(len, grids.values())) or 1} setting(s){' given per stream' if per_stream else ''}, {nproc} process(es)")
     out.mkdir(parents=True, exist_ok=True)
     save_protomemes(pm, out / "protomemes.npz")
     write_text(out / "class_clusters.json", json.dumps({c: v + 1 for c, v in sorted(class_cluster.items())}, indent=1))
-    runs, choices, bases, base_embs, models, indexes = _train_and_index(m, groups, ("image", "text", *fused), kw, grid, nproc, val_ids, dev,
+    runs, choices, bases, base_embs, models, indexes = _train_and_index(m, groups, streams, kw, grids, nproc, val_ids, dev,
                                                                         out, log, say)
     save_index_set(indexes, out / "indexes")
     cal, evidence, mix_report = _calibrate(m, feats, pm, cluster_of, is_val, groups, runs, val_ids, bases, base_embs, bundle, dev, out, seed)
@@ -427,6 +431,7 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = Non
             "backbones_used": sorted({s["backbone"] for s in summaries.values()}),
             "weights": {r: backbone_identity(default_backbone(r)) for r in ("protomeme", "image", "text")},
             "train": kw, "grid_choice": {k: {"setting": v["setting"], "label": v["label"], "grid": v["grid"]} for k, v in choices.items()},
+            "settings_given": per_stream,
             "selected_untrained": sorted(k for k, s in summaries.items() if s.get("selected_untrained")),
             "validation_memes": len(val_ids), "training_seconds": round(sum(g["seconds"] for v in choices.values() for g in v["grid"]), 1),
             "nproc": nproc, "device": dev, "models": {k: str(v.relative_to(out)) for k, v in models.items()},
@@ -542,13 +547,20 @@ def fit_summary(run: FittedRun) -> str:
          + ("" if head else f" + dense {t.get('dense_dim', 4096)}") + f"; {t['mode']} mode, selection by {t.get('select', 'loss')}")
     choice = i.get("grid_choice") or {}
     searched = any(len(c.get("grid", [])) > 1 for c in choice.values())
-    if choice: s += ("; chosen on validation: " if searched else "; ") + ", ".join(f"{m} {c['label']}" for m, c in choice.items())
+    how = "; chosen on validation: " if searched else "; settings given per stream: " if i.get("settings_given") else "; "
+    if choice: s += how + ", ".join(f"{m} {c['label']}" for m, c in choice.items())
     else: s += f", lr {t['lr']}, at most {t['max_epochs']} epochs"
     if i.get("selected_untrained"): s += f"; untrained (epoch 0) kept for {', '.join(i['selected_untrained'])}"
     if i.get("text_neighbours", 1) > 1: s += f"; text class distance: the mean of the {i['text_neighbours']} nearest captions"
     away = [f"{p} weights not available here" for p, used in (("VGG19", i["protomeme_backbone"] == "vgg19"), ("ViT-B/32", i["image_backbone"] == "vit_b_32"),
                                                               ("MiniLM-L12", i["text_backbone"] == "all-MiniLM-L12-v2")) if not used]
     return s + (f" (paper setting differs: {'; '.join(away)})" if away else "")
+
+# %% ../nbs/11_pipeline.ipynb #e6872d0b
+def chosen_settings(run: FittedRun) -> dict:
+    """{stream: [the setting its fit chose on validation]} of a fitted run, as `fit(grid=...)` takes it: another run
+    trained with these settings as given (the Unconfirmed retraining of Section 5.2 with the Confirmed run's choices)."""
+    return {s: [c["setting"]] for s, c in (run.info.get("grid_choice") or {}).items()}
 
 # %% ../nbs/11_pipeline.ipynb #4c195fcf
 @dataclass

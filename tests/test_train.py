@@ -146,3 +146,32 @@ def test_head_training_improves_on_the_backbone(tiny, tmp_path):
     for summary in s:
         assert summary["val"]["precision_at_1"] >= summary["val_epoch0"]["precision_at_1"]
         assert summary["mode"] == "head" and "head" in summary["trainable"]
+
+
+_LAUNCHER = """
+import os, signal, time
+from memeclust.train import _worker_pool
+pool = _worker_pool(2)
+pids = sorted({pool.submit(os.getpid).result() for _ in range(8)})
+for pid in pids: os.kill(pid, signal.SIGINT)
+time.sleep(0.5)
+print(" ".join(map(str, pids)), pool.submit(os.getpid).result() in pids, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try: return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError: return False
+
+
+def test_head_workers_ignore_ctrl_c_and_leave_with_their_launcher():
+    "Ctrl-C (or a kernel's shutdown) interrupts the launcher, not its workers; a SIGKILLed launcher leaves no worker behind."
+    out = subprocess.run([sys.executable, "-c", _LAUNCHER], capture_output=True, text=True, timeout=120)
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    *pids, served = out.stdout.split()
+    assert pids and served == "True"                      # after SIGINT the same workers still serve
+    import time
+    deadline = time.monotonic() + 10
+    while any(_alive(int(p)) for p in pids) and time.monotonic() < deadline: time.sleep(0.2)
+    assert not any(_alive(int(p)) for p in pids), f"workers outlived their launcher: {pids}"
