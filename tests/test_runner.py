@@ -48,3 +48,16 @@ def test_a_changed_parameter_or_notebook_reruns(tmp_path, edited_code, experimen
     experiment_notebook(exp / "e00_one.ipynb", _writes("b.csv"))                 # now writes b.csv instead of a.csv
     assert run(seed=1).reason["e00_one"] == "the notebook changed"
     assert (out / "results" / "b.csv").exists() and not (out / "results" / "a.csv").exists()   # the old output went with the rerun
+
+
+def test_results_fingerprint_follows_the_tables_not_the_timings(tmp_path):
+    "A table's change changes the fingerprint e14 reruns on; timings.csv and a missing out_dir do not count."
+    from memeclust.runner import results_fingerprint
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "table1.csv").write_text("a\n1\n")
+    before = results_fingerprint(tmp_path)
+    (tmp_path / "results" / "timings.csv").write_text("notebook\ne00\n")
+    assert results_fingerprint(tmp_path) == before
+    (tmp_path / "results" / "table1.csv").write_text("a\n2\n")
+    assert results_fingerprint(tmp_path) != before
+    assert results_fingerprint(None) is None

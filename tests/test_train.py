@@ -175,3 +175,21 @@ def test_head_workers_ignore_ctrl_c_and_leave_with_their_launcher():
     deadline = time.monotonic() + 10
     while any(_alive(int(p)) for p in pids) and time.monotonic() < deadline: time.sleep(0.2)
     assert not any(_alive(int(p)) for p in pids), f"workers outlived their launcher: {pids}"
+
+
+def test_head_grid_per_scale():
+    "smoke: the first two settings; demo: the four validation chose (no t = 0.02, no second lr); full: all six."
+    from memeclust.train import HEAD_GRID, head_grid
+    assert head_grid("smoke") == list(HEAD_GRID[:2]) and head_grid("full") == list(HEAD_GRID)
+    demo = head_grid("demo")
+    assert len(demo) == 4 and all(p in HEAD_GRID for p in demo)
+    assert not any(p["loss"]["temperature"] == 0.02 or "lr" in p for p in demo)
+
+
+def test_a_failing_head_run_in_the_workers_fails_the_launch(tiny, tmp_path, monkeypatch):
+    "A run that cannot train, among runs spread over spawned workers: TrainError, and the launch's queued runs dropped."
+    monkeypatch.setenv("MEMECLUST_TRAIN_PROCS", "2")
+    configs = [_head(tiny, tmp_path / str(s), seed=s, max_epochs=1) for s in range(3)]
+    configs.append(_head(tiny, tmp_path / "empty", meme_ids=[]))
+    with pytest.raises(TrainError, match="no training memes"):
+        launch(configs, log=lambda s: None)
