@@ -409,7 +409,7 @@ def fit(train_manifest, out_dir, scale: str = "demo", clusters: int | None = Non
     pm, class_cluster, cluster_of, groups = _protomeme_groups(m, feats, is_val, clusters, given, seed)
     say(f"protomemes: {clusters} clusters ({pm_enc.name} features), sizes {[len(g) for g in groups.values()]}; "
         f"training: {kw['mode']} mode, lr {kw['lr']}, at most {kw['max_epochs']} epochs, selection by {kw.get('select', 'loss')}, "
-        f"{max(map(len, grids.values())) or 1} setting(s){' given per stream' if per_stream else ''}, {nproc} process(es)")
+        f"{max(map(len, grids.values())) or 1} setting(s){' given per stream' if per_stream else ''}, {nproc} process(es) per run")
     out.mkdir(parents=True, exist_ok=True)
     save_protomemes(pm, out / "protomemes.npz")
     write_text(out / "class_clusters.json", json.dumps({c: v + 1 for c, v in sorted(class_cluster.items())}, indent=1))

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_train.ipynb #930f1b39
 from __future__ import annotations
-import argparse, dataclasses, json, math, os, subprocess, sys, time
+import argparse, contextlib, dataclasses, json, math, os, subprocess, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -1018,6 +1018,20 @@ def _worker_init() -> None:
         os._exit(0)
     threading.Thread(target=watch, daemon=True).start()
 
+# %% ../nbs/06_train.ipynb #39f5ad8f
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Ignore SIGINT in this process while the block starts child processes, which inherit it: a Ctrl-C in the
+    seconds a spawned worker spends importing torch then reaches only the launcher. Acts only on the main thread
+    (the only one that may set handlers); the old handler is back afterwards."""
+    import signal, threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try: yield
+    finally: signal.signal(signal.SIGINT, old)
+
 # %% ../nbs/06_train.ipynb #aaffc1d3
 def _worker_pool(workers: int):
     """The spawned head-run workers of this process: started by the first launch that needs them and reused by the
@@ -1048,7 +1062,9 @@ def _train_heads(configs: list, resume: bool, echo, bar) -> list[dict]:
         from memeclust.train import _head_run as run_one     # the package's (a notebook's own cannot be pickled)
         pool = _worker_pool(workers)
         order = sorted(todo, key=lambda i: -len(configs[i].meme_ids or ()))
-        futures = {i: pool.submit(run_one, dataclasses.asdict(configs[i]), resume, threads) for i in order}
+        echo(f"{len(todo)} head runs in {workers} worker processes, {threads} thread(s) each")
+        with _sigint_ignored():                               # the first launch spawns the workers
+            futures = {i: pool.submit(run_one, dataclasses.asdict(configs[i]), resume, threads) for i in order}
         try:
             for i in todo:
                 out[i], lines = futures[i].result()

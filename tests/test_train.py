@@ -177,6 +177,28 @@ def test_head_workers_ignore_ctrl_c_and_leave_with_their_launcher():
     assert not any(_alive(int(p)) for p in pids), f"workers outlived their launcher: {pids}"
 
 
+def _sigint_disposition(q) -> None:
+    q.put(signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
+
+
+def test_workers_spawned_while_sigint_is_ignored_inherit_it():
+    "A child spawned inside `_sigint_ignored` ignores Ctrl-C from its first line (no traceback while it imports torch); outside, it does not."
+    import multiprocessing
+    from memeclust.train import _sigint_ignored
+    ctx = multiprocessing.get_context("spawn")
+    seen = []
+    for ignored in (True, False):
+        q = ctx.Queue()
+        p = ctx.Process(target=_sigint_disposition, args=(q,))
+        if ignored:
+            with _sigint_ignored(): p.start()
+        else: p.start()
+        seen.append(q.get(timeout=60))
+        p.join(timeout=60)
+    assert seen == [True, False]
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+
+
 def test_head_grid_per_scale():
     "smoke: the first two settings; demo: the four validation chose (no t = 0.02, no second lr); full: all six."
     from memeclust.train import HEAD_GRID, head_grid
