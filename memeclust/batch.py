@@ -12,7 +12,7 @@ import numpy as np, pandas as pd
 
 from .core import pick_device, write_text
 from .data import Manifest, REJECT_COLUMNS, has_text, load_manifest, read_table, validate_manifest, write_manifest
-from .layouts import image_files
+from .layouts import folder_files, is_image_file, not_images
 from .render import TesseractMissing, ocr_many, tesseract_available
 from .backbones import embed_manifest
 from .protomemes import CentroidRouting
@@ -21,8 +21,8 @@ from .index import build_index, extend_index, save_index_set
 from .pipeline import FittedRun, answers, embed_group, load_run, run_rule, score
 
 # %% auto #0
-__all__ = ['MANIFEST_SUFFIXES', 'UNLABELLED', 'query_manifests', 'fill_text', 'table_row', 'done_ids', 'finish', 'assign_batch',
-           'new_class_clusters', 'reference_embeddings', 'add_references']
+__all__ = ['MANIFEST_SUFFIXES', 'UNLABELLED', 'TABLE_COLUMNS', 'query_manifests', 'fill_text', 'table_row', 'done_ids', 'finish',
+           'assign_batch', 'new_class_clusters', 'reference_embeddings', 'add_references']
 
 # %% ../nbs/18_batch.ipynb #7ae11860
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet")
@@ -34,6 +34,13 @@ def _rows(files, root: Path, prefix: str = "") -> pd.DataFrame:
     return pd.DataFrame({"meme_id": [prefix + r for r in rel], "image": rel, "text": "", "label": UNLABELLED,
                          "status": "unconfirmed", "source": "query"})
 
+# %% ../nbs/18_batch.ipynb #ade4cc9b
+def _not_image(path: Path, folder: Path, name: str) -> dict:
+    "The reject of a file under `folder` (given as `name`) that is not an image by its suffix."
+    rel = path.absolute().relative_to(folder).as_posix()
+    why = f"not an image file by its suffix ({path.suffix or 'none'}): left out"
+    return dict(row=None, meme_id=f"{folder.name}/{rel}", image=rel, reason=why, input=name)
+
 # %% ../nbs/18_batch.ipynb #f0f9316b
 def query_manifests(inputs, workers: int = 4) -> tuple[list[Manifest], pd.DataFrame]:
     """(validated manifests of the memes to assign in `inputs`, rejects with an `input` column). `inputs`: image files,
@@ -43,8 +50,11 @@ def query_manifests(inputs, workers: int = 4) -> tuple[list[Manifest], pd.DataFr
     for x in map(Path, inputs):
         if x.is_dir():
             folder = x.absolute()
-            m = validate_manifest(_rows(image_files(folder), folder, folder.name + "/"), folder, decode=False, workers=workers)
+            files = folder_files(folder)
+            m = validate_manifest(_rows([p for p in files if is_image_file(p)], folder, folder.name + "/"), folder,
+                                  decode=False, workers=workers)
             out.append((str(x), m))
+            bad += [_not_image(p, folder, str(x)) for p in not_images(files)]
         elif x.suffix.lower() in MANIFEST_SUFFIXES and x.is_file():
             out.append((str(x), load_manifest(x, decode=False, workers=workers, default_label=UNLABELLED)))
         elif x.exists() or x.is_symlink(): loose.setdefault(x.absolute().parent, []).append(x)
@@ -81,6 +91,11 @@ def fill_text(m: Manifest, ocr: bool = True, workers: int = 2) -> pd.DataFrame:
     rows.loc[need, "text_from_ocr"] = [e == "" for _, e in read]
     return rows
 
+# %% ../nbs/18_batch.ipynb #dd961a94
+TABLE_COLUMNS = ["meme_id", "path", "label", "text", "text_from_ocr", "ocr_error", "predicted", "probability", "known",
+                 "p_right", "w_text", "w_image", "r_text", "r_image", "why_text", "why_image", "cluster", "fusion", "top",
+                 "nearest_image", "nearest_text"]
+
 # %% ../nbs/18_batch.ipynb #56390837
 def table_row(a: dict, meme: dict, root: Path) -> dict:
     "One output row from an `answers` dict `a` and its manifest row `meme` (image relative to `root`)."
@@ -109,7 +124,7 @@ def finish(out: Path) -> pd.DataFrame:
     "Join the earlier table and the parts into `out` (by suffix), remove the parts; returns the table."
     parts = out.with_name(out.name + ".parts")
     frames = ([read_table(out)[0]] if out.exists() else []) + [pd.read_parquet(p) for p in sorted(parts.glob("part-*.parquet"))]
-    df = pd.concat(frames, ignore_index=True).drop_duplicates("meme_id", keep="last") if frames else pd.DataFrame()
+    df = pd.concat(frames, ignore_index=True).drop_duplicates("meme_id", keep="last") if frames else pd.DataFrame(columns=TABLE_COLUMNS)
     write_manifest(df, out)
     shutil.rmtree(parts, ignore_errors=True)
     return df
@@ -133,7 +148,7 @@ def assign_batch(run_dir, inputs, out, top: int = 5, neighbours: int = 3, ocr: b
     todo = [dataclasses.replace(m, rows=m.rows[~m.rows.meme_id.astype(str).isin(done)].reset_index(drop=True)) for m in ms]
     n = sum(len(m.rows) for m in todo)
     if ocr and n and not tesseract_available() and any((~has_text(m.rows.text)).any() for m in todo): raise TesseractMissing()
-    log(f"assign: {n} memes to assign from {len(inputs)} input(s), {len(done)} done before, {len(rejects)} rejected; "
+    log(f"assign: {n} memes to assign from {len(inputs)} input(s), {len(done)} done before, {len(rejects)} rejected on reading; "
         f"fusion rule {rule.name}, OCR {'on' if ocr else 'off'}")
     parts.mkdir(parents=True, exist_ok=True)
     k = len(list(parts.glob("part-*.parquet")))

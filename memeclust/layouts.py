@@ -13,23 +13,39 @@ import pandas as pd
 from .data import write_manifest
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'image_files', 'relative_image', 'image_folder_manifest', 'kym_slug', 'kym_record', 'kym_records',
-           'kym_manifest', 'hf_label_names', 'hf_manifest']
+__all__ = ['IMAGE_SUFFIXES', 'folder_files', 'is_image_file', 'image_files', 'not_images', 'relative_image',
+           'image_folder_manifest', 'kym_slug', 'kym_record', 'kym_records', 'kym_manifest', 'hf_label_names',
+           'hf_manifest']
 
 # %% ../nbs/01a_layouts.ipynb #e9b63b03
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff")
 
 # %% ../nbs/01a_layouts.ipynb #900886a6
-def image_files(folder) -> list[Path]:
-    "Image files under `folder` (recursive, sorted, links included, hidden folders skipped). Raises NotADirectoryError."
+def folder_files(folder) -> list[Path]:
+    "Every file under `folder` (recursive, sorted, links included, hidden folders skipped). Raises NotADirectoryError."
     folder = Path(folder)
     if not folder.is_dir(): raise NotADirectoryError(f"{folder}: not a folder")
     out, seen = [], set()
     for d, dirs, files in os.walk(folder, followlinks=True):
         seen.add(os.path.realpath(d))                        # a link back up the tree is not walked twice
         dirs[:] = sorted(x for x in dirs if not x.startswith(".") and os.path.realpath(Path(d) / x) not in seen)
-        out += [Path(d) / f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES]
+        out += [Path(d) / f for f in files]
     return sorted(out)
+
+# %% ../nbs/01a_layouts.ipynb #850c2b08
+def is_image_file(path) -> bool:
+    "Whether `path` names an image file by its suffix (`IMAGE_SUFFIXES`, any case), as torchvision's `ImageFolder` decides."
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+# %% ../nbs/01a_layouts.ipynb #16aa4761
+def image_files(folder) -> list[Path]:
+    "Image files under `folder` (`folder_files` that `is_image_file`). Raises NotADirectoryError."
+    return [p for p in folder_files(folder) if is_image_file(p)]
+
+# %% ../nbs/01a_layouts.ipynb #2c01065a
+def not_images(files) -> list[Path]:
+    "The `files` that are not image files by suffix, hidden files (`.DS_Store`) aside: what a folder's manifest leaves out."
+    return [Path(p) for p in files if not is_image_file(p) and not Path(p).name.startswith(".")]
 
 # %% ../nbs/01a_layouts.ipynb #b72496f2
 def relative_image(path, manifest_dir) -> str:
@@ -46,12 +62,16 @@ def image_folder_manifest(root, out=None, status: str = "confirmed", source: str
     Raises NotADirectoryError, ValueError (no class folder, or `out` not in or above `root`)."""
     root = Path(root)
     out = Path(out) if out else root / "manifest.csv"
-    files = image_files(root)
+    found = folder_files(root)
+    files = [p for p in found if is_image_file(p)]
+    others = [p for p in not_images(found) if p.absolute() != out.absolute()]
     loose = [p for p in files if p.parent == root]
     rows = [dict(meme_id=p.relative_to(root).as_posix(), image=relative_image(p, out.parent), text="",
                  label=p.relative_to(root).parts[0], status=status, source=source) for p in files if p.parent != root]
     if not rows: raise ValueError(f"{root}: no image in a class folder (expected {root}/<class>/<image>)")
     if loose: log(f"{len(loose)} images directly in {root} have no class folder: left out (first: {loose[0].name})")
+    if others: log(f"{len(others)} files under {root} are not images by their suffix: left out "
+                   f"(first: {others[0].relative_to(root).as_posix()})")
     df = pd.DataFrame(rows)
     log(f"{len(df)} images of {df.label.nunique()} classes from {root}")
     return write_manifest(df, out)

@@ -242,12 +242,16 @@ def test_batch_assign_a_folder_resumes_and_reports(cli_run, tmp_path):
     near = json.loads(df.nearest_image.iloc[0])
     assert len(near) == 3 and {"meme_id", "label", "path", "similarity"} <= set(near[0]) and Path(near[0]["path"]).exists()
     rejects = pd.read_csv(tmp_path / "assigned.rejects.csv")
-    assert rejects.meme_id.tolist() == ["scraped/broken.png"] and rejects.reason.str.contains("not an image").all()
+    assert sorted(rejects.meme_id) == ["scraped/broken.png", "scraped/readme.txt"]
+    assert rejects.reason.str.contains("not an image").all() and "suffix (.txt)" in " ".join(rejects.reason)
     again = run("assign", "--run", out, memes, "--out", table, "--no-ocr")
     assert f"0 memes to assign from 1 input(s), {n} done before" in again.stdout and len(pd.read_parquet(table)) == n
     page = tmp_path / "page"
     run("report", table, "--out", page)
     assert (page / "index.html").exists() and len(list((page / "thumbs").glob("*.jpg"))) >= n
+    (tmp_path / "empty").mkdir()                                              # nothing to assign: still a table to report
+    run("assign", "--run", out, tmp_path / "empty", "--out", tmp_path / "none.csv", "--no-ocr")
+    assert "0 memes" in run("report", tmp_path / "none.csv", "--out", tmp_path / "none").stdout
     if _chromium() is None: pytest.skip("no chromium here to open the page in (apt-get install chromium)")
     shot = tmp_path / "page.png"
     cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--window-size=1400,1000"]
