@@ -238,7 +238,9 @@ def _load_into(model: nn.Module, sd: dict, path, optional_prefixes=()) -> None:
     opt, own = tuple(optional_prefixes), set(model.state_dict())
     sd = {k: v for k, v in sd.items() if k in own or not k.startswith(opt)}
     try: missing, unexpected = model.load_state_dict(sd, strict=False)
-    except RuntimeError as e: raise ValueError(f"weights file {path} does not fit this architecture: {str(e)[:300]}") from None
+    except RuntimeError as e:
+        why = " ".join(str(e).split())[:300]                 # torch's message spans lines: one line here
+        raise ValueError(f"weights file {path} does not fit this architecture: {why}") from None
     missing = [k for k in missing if not k.startswith(opt)]
     if missing or unexpected:
         raise ValueError(f"weights file {path} does not fit this architecture: missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "

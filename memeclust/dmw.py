@@ -43,14 +43,14 @@ def _class_numbers(ref_labels, classes, n_refs: int) -> tuple[np.ndarray, np.nda
     if classes is None: classes, idx = np.unique(labels, return_inverse=True); return classes, idx.ravel()
     classes = np.asarray(classes)
     uniq, counts = np.unique(classes, return_counts=True)
-    if (counts > 1).any(): raise ValueError(f"classes has duplicates (first: {uniq[counts > 1][0]!r})")
+    if (counts > 1).any(): raise ValueError(f"classes has duplicates (first: {str(uniq[counts > 1][0])!r})")
     if len(labels) == 0: return classes, np.zeros(0, np.int64)
     if len(classes) == 0: raise ValueError(f"classes is empty but there are {n_refs} references")
     sorter = np.argsort(classes, kind="stable")
     pos = np.minimum(np.searchsorted(classes, labels, sorter=sorter), len(classes) - 1)
     idx = sorter[pos]
     unknown = np.flatnonzero(classes[idx] != labels)
-    if len(unknown): raise ValueError(f"{len(unknown)} references have a label not in classes (first: {labels[unknown[0]]!r} at row {unknown[0]})")
+    if len(unknown): raise ValueError(f"{len(unknown)} references have a label not in classes (first: {str(labels[unknown[0]])!r} at row {unknown[0]})")
     return classes, idx
 
 # %% ../nbs/08_dmw.ipynb #2ec0d42c

@@ -30,7 +30,7 @@ def _check_name(cluster, modality) -> str:
 # %% ../nbs/07_index.ipynb #cf572b23
 def _unit(vectors: np.ndarray, name: str, ids=None) -> np.ndarray:
     "Rows of a 2-D array divided by their L2 norms (float32); NaN/inf or all-zero rows are an error naming the first."
-    first = lambda bad: f"meme_id {ids[bad[0]]!r}" if ids is not None else f"row {bad[0]}"
+    first = lambda bad: f"meme_id {str(ids[bad[0]])!r}" if ids is not None else f"row {bad[0]}"
     bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
     if len(bad): raise ValueError(f"{name} has {len(bad)} rows with NaN or infinite values (first: {first(bad)})")
     norms = np.linalg.norm(vectors.astype(np.float64), axis=1)
@@ -133,7 +133,7 @@ def build_index(vectors, meme_ids, labels, modality: str, cluster="all", info: d
     if V.ndim != 2 or V.shape[1] == 0: raise ValueError(f"vectors must be a 2-D array (n references x d dims), got shape {V.shape}")
     ids, labels = _strings(meme_ids, "meme_ids", len(V)), _strings(labels, "labels", len(V))
     uniq, counts = np.unique(ids, return_counts=True)
-    if (counts > 1).any(): raise ValueError(f"meme_ids has {(counts > 1).sum()} duplicated ids (first: {uniq[counts > 1][0]!r})")
+    if (counts > 1).any(): raise ValueError(f"meme_ids has {(counts > 1).sum()} duplicated ids (first: {str(uniq[counts > 1][0])!r})")
     index = faiss.IndexFlatIP(V.shape[1])
     if len(V): index.add(_unit(V, "vectors", ids))
     ref = ReferenceIndex(modality, cluster, ids, labels, index, dict(info or {}))
@@ -149,7 +149,7 @@ def extend_index(ref: ReferenceIndex, vectors, meme_ids, labels) -> ReferenceInd
     ids, labs = _strings(meme_ids, "meme_ids", len(V)), _strings(labels, "labels", len(V))
     dup = sorted(set(ids) & set(ref.meme_ids))
     if dup or len(set(ids)) < len(ids):
-        raise ValueError(f"{len(dup) or len(ids) - len(set(ids))} meme id(s) already in the index (first: {(dup or list(ids))[0]!r})")
+        raise ValueError(f"{len(dup) or len(ids) - len(set(ids))} meme id(s) already in the index (first: {str((dup or list(ids))[0])!r})")
     if len(V): ref.index.add(_unit(V, "vectors", ids))
     ref.meme_ids, ref.labels = np.concatenate([ref.meme_ids, ids]), np.concatenate([ref.labels, labs])
     ref._gpu = None                          # a GPU copy would be stale: search the CPU index until it is reloaded

@@ -203,3 +203,16 @@ def test_deepranking_takes_a_vgg16_trunk_and_lists_its_fresh_layers(tmp_path, mo
     with torch.inference_mode():
         assert torch.allclose(enc.net.trunk(x), vgg(x), atol=1e-4)
         assert enc(x).shape == (1, 4096)
+
+
+def test_a_state_dict_of_another_architecture_is_refused_naming_the_file():
+    "A tensor of the wrong shape, or keys the model lacks: ValueError naming the file; keys under an optional head may go."
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+    good = {k: v.clone() for k, v in net.state_dict().items()}
+    wrong_shape = dict(good, **{"0.weight": torch.zeros(5, 4)})
+    with pytest.raises(ValueError, match=r"^weights file w.pt does not fit this architecture: Error\(s\) in loading state_dict for Sequential: size mismatch for 0.weight") as e:
+        bb._load_into(net, wrong_shape, "w.pt")
+    assert "\n" not in str(e.value)                                           # one line, though torch's spans several
+    with pytest.raises(ValueError, match=r"missing \[\], unexpected \['2.weight'\]"):
+        bb._load_into(net, dict(good, **{"2.weight": torch.zeros(1)}), "w.pt")
+    bb._load_into(net, {k: v for k, v in good.items() if not k.startswith("1.")}, "w.pt", ("1.",))   # the head may be absent

@@ -85,3 +85,20 @@ def test_k_is_clipped_and_queries_are_checked(refs):
         ri.search(Q[:, :63], 1)
     with pytest.raises(ValueError, match=r"queries has 1 rows with NaN"):
         ri.search(np.where(np.arange(64) == 0, np.nan, Q[:1]), 1)
+
+
+def test_extending_with_a_known_meme_id_and_a_gpu_that_is_not_there_fail_clearly(refs):
+    "extend_index refuses an id the index holds (and a repeated new one); gpu=True on faiss-cpu names the cause."
+    from memeclust.index import extend_index
+    import faiss
+    V, Q, ids, labels = refs
+    ref = build_index(V[:10], ids[:10], labels[:10], "text", cluster=1)
+    assert repr(ref) == "ReferenceIndex(text, cluster 1: 10 references x 64 dims, 10 classes)"
+    with pytest.raises(ValueError, match=r"1 meme id\(s\) already in the index \(first: 'meme-0003'\)"):
+        extend_index(ref, V[10:12], ["meme-0003", "new"], ["a", "b"])
+    with pytest.raises(ValueError, match=r"already in the index \(first: 'twice'\)"):
+        extend_index(ref, V[10:12], ["twice", "twice"], ["a", "b"])
+    assert ref.ntotal == 10                                                   # nothing half-added
+    if faiss.get_num_gpus() == 0:
+        with pytest.raises(RuntimeError, match="faiss-cpu has no GPU support"):
+            build_index(V[:10], ids[:10], labels[:10], "text", gpu=True)

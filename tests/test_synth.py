@@ -34,3 +34,12 @@ def test_killed_minikym_leaves_no_cache_entry_and_recovers():
     df = pd.read_csv(m, keep_default_na=False)
     assert all((final / p).exists() for p in df.image)
     assert [p.name for p in data.iterdir()] == [final.name]  # the killed run's temporary folder was cleaned up
+
+
+def test_full_scale_is_your_own_data_not_minikym(tmp_path):
+    "MiniKYM exists at smoke and demo only: full asks for the user's manifest, before anything is written."
+    import pytest
+    from memeclust.synth import make_minikym
+    with pytest.raises(ValueError, match="scale 'full' means your own KYM data: pass a manifest with --data"):
+        make_minikym(tmp_path / "full", scale="full")
+    assert not (tmp_path / "full").exists()
