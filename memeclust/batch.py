@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_batch.ipynb #b8cae520
 from __future__ import annotations
-import dataclasses, json, shutil, time
+import dataclasses, json, os, posixpath, shutil, time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,61 +21,109 @@ from .index import build_index, extend_index, save_index_set
 from .pipeline import FittedRun, answers, embed_group, load_run, run_rule, score
 
 # %% auto #0
-__all__ = ['MANIFEST_SUFFIXES', 'UNLABELLED', 'TABLE_COLUMNS', 'query_manifests', 'fill_text', 'table_row', 'done_ids', 'finish',
-           'assign_batch', 'new_class_clusters', 'reference_embeddings', 'add_references']
+__all__ = ['MANIFEST_SUFFIXES', 'UNLABELLED', 'NOT_FOUND', 'TABLE_COLUMNS', 'query_manifests', 'fill_text', 'table_row',
+           'done_ids', 'finish', 'reject_lines', 'assign_batch', 'new_class_clusters', 'reference_embeddings',
+           'add_references']
 
 # %% ../nbs/18_batch.ipynb #7ae11860
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet")
 UNLABELLED = "?"
+NOT_FOUND = "input not found"
 
 # %% ../nbs/18_batch.ipynb #7c82a224
-def _rows(files, root: Path, prefix: str = "") -> pd.DataFrame:
+def _rows(files, root: Path, prefix: str) -> pd.DataFrame:
+    "Unlabelled manifest rows of the image `files` under `root`; ids `prefix/path below root`."
     rel = [Path(f).absolute().relative_to(root).as_posix() for f in files]
-    return pd.DataFrame({"meme_id": [prefix + r for r in rel], "image": rel, "text": "", "label": UNLABELLED,
+    return pd.DataFrame({"meme_id": [posixpath.join(prefix, r) for r in rel], "image": rel, "text": "", "label": UNLABELLED,
                          "status": "unconfirmed", "source": "query"})
 
 # %% ../nbs/18_batch.ipynb #ade4cc9b
-def _not_image(path: Path, folder: Path, name: str) -> dict:
-    "The reject of a file under `folder` (given as `name`) that is not an image by its suffix."
+def _not_image(path: Path, folder: Path, prefix: str, name: str) -> dict:
+    "The reject of a file under `folder` (given as `name`, ids `prefix/...`) that is not an image by its suffix."
     rel = path.absolute().relative_to(folder).as_posix()
     why = f"not an image file by its suffix ({path.suffix or 'none'}): left out"
-    return dict(row=None, meme_id=f"{folder.name}/{rel}", image=rel, reason=why, input=name)
+    return dict(row=None, meme_id=posixpath.join(prefix, rel), image=rel, reason=why, input=name)
+
+# %% ../nbs/18_batch.ipynb #e8aec60d
+def _kind(x: Path) -> str:
+    "What an input is: 'folder', 'manifest' (by suffix), 'file' (an image, or what claims to be one) or 'missing'."
+    if x.is_dir(): return "folder"
+    if x.suffix.lower() in MANIFEST_SUFFIXES and x.is_file(): return "manifest"
+    if x.exists() or x.is_symlink(): return "file"
+    return "missing"
+
+# %% ../nbs/18_batch.ipynb #7058d969
+def _id_prefixes(folders) -> dict:
+    "Absolute folder -> its id prefix: its name, with as many parent folders as tell it from the other `folders`."
+    roots = {Path(r).absolute() for r in folders}
+    out = {}
+    for r in roots:
+        k = 1
+        while k < len(r.parts) and any(o.parts[-k:] == r.parts[-k:] for o in roots - {r}): k += 1
+        out[r] = Path(*r.parts[-k:]).as_posix()
+    return out
+
+# %% ../nbs/18_batch.ipynb #5b4314f1
+def _folder_manifest(x: Path, prefix: str, workers: int = 4) -> tuple[Manifest, list]:
+    "(validated manifest of the image files under folder `x`, ids `prefix/...`; rejects of its other files, or of it when empty)."
+    root = x.absolute()
+    files = folder_files(root)
+    m = validate_manifest(_rows([p for p in files if is_image_file(p)], root, prefix), root, decode=False, workers=workers)
+    bad = [_not_image(p, root, prefix, str(x)) for p in not_images(files)]
+    if not len(m.rows) + len(m.rejects):
+        bad.append(dict(row=None, meme_id=prefix, image="", reason="no image files in this folder", input=str(x)))
+    return m, bad
 
 # %% ../nbs/18_batch.ipynb #f0f9316b
 def query_manifests(inputs, workers: int = 4) -> tuple[list[Manifest], pd.DataFrame]:
     """(validated manifests of the memes to assign in `inputs`, rejects with an `input` column). `inputs`: image files,
     folders and manifest files, in any mix. Missing inputs are rejects; nothing raises for a bad file. Images are
     checked by their headers here (a truncated file is found when it is embedded: `assign_batch` rejects it then)."""
-    out, bad, loose = [], [], {}
-    for x in map(Path, inputs):
-        if x.is_dir():
-            folder = x.absolute()
-            files = folder_files(folder)
-            m = validate_manifest(_rows([p for p in files if is_image_file(p)], folder, folder.name + "/"), folder,
-                                  decode=False, workers=workers)
-            out.append((str(x), m))
-            bad += [_not_image(p, folder, str(x)) for p in not_images(files)]
-        elif x.suffix.lower() in MANIFEST_SUFFIXES and x.is_file():
-            out.append((str(x), load_manifest(x, decode=False, workers=workers, default_label=UNLABELLED)))
-        elif x.exists() or x.is_symlink(): loose.setdefault(x.absolute().parent, []).append(x)
-        else: bad.append(dict(row=None, meme_id=str(x), image=str(x), reason="input not found", input=str(x)))
+    xs = [(Path(x), _kind(Path(x))) for x in inputs]
+    loose, again = {}, []
+    for x in (x.absolute() for x, kind in xs if kind == "file"):
+        files = loose.setdefault(x.parent, [])
+        (again if x in files else files).append(x)
+    prefix = _id_prefixes([x for x, kind in xs if kind == "folder"] + list(loose))
+    found, bad = [], []
+    for x, kind in xs:
+        if kind == "folder":
+            m, others = _folder_manifest(x, prefix[x.absolute()], workers)
+            found.append((str(x), m, True))
+            bad += others
+        elif kind == "manifest":
+            found.append((str(x), load_manifest(x, decode=False, workers=workers, default_label=UNLABELLED), False))
+        elif kind == "missing":
+            bad.append(dict(row=None, meme_id=str(x), image=str(x), reason=NOT_FOUND, input=str(x)))
     for folder, files in loose.items():
-        m = validate_manifest(_rows(files, folder, folder.as_posix() + "/"), folder, decode=False, workers=workers)
-        out.append((str(folder), m))
-    return _unique(out, bad)
+        m = validate_manifest(_rows(files, folder, prefix[folder]), folder, decode=False, workers=workers)
+        found.append((str(folder), m, True))
+    for x in again:
+        mid = posixpath.join(prefix[x.parent], x.name)
+        bad.append(dict(row=None, meme_id=mid, image=x.name, reason=f"the same file as meme_id {mid}: given twice", input=str(x)))
+    return _unique(found, bad)
+
+# %% ../nbs/18_batch.ipynb #1bed0537
+def _seen(i: str, f: str | None, name: str, ids: dict, files: dict) -> str:
+    "Why meme `i` (its real file `f`, or None) of input `name` was met before, '' if not; records it in `ids` and `files`."
+    if f in files: return f"the same file as meme_id {files[f][0]} (in {files[f][1]}): given twice"
+    if i in ids: return f"duplicate meme_id (also in {ids[i]})"
+    ids[i] = name
+    if f is not None: files[f] = (i, name)
+    return ""
 
 # %% ../nbs/18_batch.ipynb #462c6ceb
 def _unique(found: list, bad: list) -> tuple[list[Manifest], pd.DataFrame]:
-    "Manifests with ids seen in an earlier input moved to the rejects; (manifests, rejects of every input)."
-    seen, ms, rejects = {}, [], [pd.DataFrame(bad, columns=REJECT_COLUMNS + ["input"])]
-    for name, m in found:
-        ids = m.rows.meme_id.astype(str)
-        dup = ids.isin(seen.keys()) | ids.duplicated()
-        why = [f"duplicate meme_id (also in {seen.get(i, name)})" for i in ids[dup]]
-        moved = m.rows[dup.to_numpy()].assign(row=None, reason=why)[REJECT_COLUMNS]
+    """`found`: (input name, manifest, ids from files) per input. Each meme met before moves to the rejects with `_seen`'s
+    reason; returns (manifests, rejects of every input)."""
+    ids, files, ms, rejects = {}, {}, [], [pd.DataFrame(bad, columns=REJECT_COLUMNS + ["input"])]
+    for name, m, by_file in found:
+        paths = [os.path.realpath(m.root / p) if by_file else None for p in m.rows.image]
+        why = [_seen(i, f, name, ids, files) for i, f in zip(m.rows.meme_id.astype(str), paths)]
+        dup = np.array([w != "" for w in why], dtype=bool)
+        moved = m.rows[dup].assign(row=None, reason=[w for w in why if w])[REJECT_COLUMNS]
         rejects += [m.rejects.assign(input=name), moved.assign(input=name)]
-        seen.update({i: name for i in ids[~dup]})
-        ms.append(dataclasses.replace(m, rows=m.rows[~dup.to_numpy()].reset_index(drop=True)))
+        ms.append(dataclasses.replace(m, rows=m.rows[~dup].reset_index(drop=True)))
     return ms, pd.concat(rejects, ignore_index=True)
 
 # %% ../nbs/18_batch.ipynb #a328b351
@@ -129,13 +177,24 @@ def finish(out: Path) -> pd.DataFrame:
     shutil.rmtree(parts, ignore_errors=True)
     return df
 
+# %% ../nbs/18_batch.ipynb #b8d45409
+def reject_lines(rejects: pd.DataFrame, n: int = 5) -> list[str]:
+    "The first `n` rejects as 'id (input): reason', one line each (control characters escaped), and how many more."
+    lines = []
+    for r in rejects.head(n).itertuples():
+        where = "" if str(r.meme_id) == str(r.input) else f" ({r.input})"
+        line = f"  {r.meme_id}{where}: {r.reason}"
+        lines.append(line if line.isprintable() else line.encode("unicode_escape").decode())
+    return lines + ([f"  ... and {len(rejects) - n} more"] if len(rejects) > n else [])
+
 # %% ../nbs/18_batch.ipynb #fa3a91df
 def assign_batch(run_dir, inputs, out, top: int = 5, neighbours: int = 3, ocr: bool = True, workers: int = 2,
                  chunk: int = 256, routing: str | None = None, threshold: float | None = None, device: str = "auto",
                  log=print) -> dict:
     """Assign every meme of `inputs` (image files, folders, manifests) with the fitted run `run_dir`; write one table
     to `out` (.csv, .jsonl or .parquet; rows as `table_row`) and the rejects to `<out stem>.rejects.csv`. Resumable:
-    memes already in `out` or its parts are skipped. Returns a summary (counts, seconds, memes per second, paths).
+    memes already in `out` or its parts are skipped. Returns a summary (counts, seconds, memes per second, paths, and
+    `missing`: the inputs not found).
     Raises TesseractMissing when `ocr` is asked for, some meme has no text and Tesseract is not installed."""
     from tqdm.auto import tqdm
     t0, out, dev = time.perf_counter(), Path(out), pick_device(device)
@@ -170,10 +229,12 @@ def assign_batch(run_dir, inputs, out, top: int = 5, neighbours: int = 3, ocr: b
     rejects.to_csv(rej_path, index=False)
     secs = time.perf_counter() - t0
     summary = {"assigned": n, "skipped_done": len(done), "rejected": len(rejects), "rows": len(df), "seconds": round(secs, 1),
-               "memes_per_second": round(n / secs, 2) if n else None, "out": str(out), "rejects": str(rej_path)}
+               "memes_per_second": round(n / secs, 2) if n else None, "out": str(out), "rejects": str(rej_path),
+               "missing": rejects.input[rejects.reason.eq(NOT_FOUND)].tolist()}
     rate = f"{summary['memes_per_second']} memes/s" if n else "nothing new"
     log(f"assign: {n} memes assigned in {secs:.0f}s ({rate}), {len(rejects)} rejected "
         f"({rej_path}); {len(df)} rows in {out}")
+    for line in reject_lines(rejects): log(line)
     return summary
 
 # %% ../nbs/18_batch.ipynb #3386e500

@@ -97,7 +97,10 @@ def _assign(a):
         if one:
             text = "" if a.no_ocr and a.text is None else a.text
             print(json.dumps(assign(a.run, a.inputs[0], text, a.top, a.neighbours, a.routing, a.device, a.threshold), indent=1))
-        else: assign_batch(a.run, a.inputs, a.out, a.top, a.neighbours, not a.no_ocr, a.workers, a.chunk, a.routing, a.threshold, a.device)
+        else:
+            s = assign_batch(a.run, a.inputs, a.out, a.top, a.neighbours, not a.no_ocr, a.workers, a.chunk, a.routing,
+                             a.threshold, a.device)
+            if s["missing"]: sys.exit(f"memeclust assign: not found: {', '.join(s['missing'])} (the other inputs were assigned)")
     except TesseractMissing as e: sys.exit(f"memeclust assign: no text given and OCR is unavailable: {e}; pass --text or --no-ocr")
     except (FileNotFoundError, ValueError, OSError) as e: sys.exit(f"memeclust assign: {e}")
 
@@ -201,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("assign", help="assign memes to the run's KYM classes: one image (JSON), or images, folders and manifests (--out TABLE)",
                        description="One image file without --out prints its answer as JSON. With --out, every meme of the INPUTs (image files, "
                                    "folders searched recursively for images, manifests whose label is optional) goes into one table "
-                                   "(.csv, .jsonl or .parquet); bad files go to <out>.rejects.csv; a rerun skips memes already in the table.")
+                                   "(.csv, .jsonl or .parquet); bad files go to <out stem>.rejects.csv beside it; a rerun skips memes already in the table.")
     g.add_argument("--run", required=True)
     g.add_argument("inputs", nargs="+", metavar="INPUT")
     g.add_argument("--out", default=None, help="the table to write (.csv, .jsonl, .parquet)")

@@ -22,14 +22,14 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".ti
 
 # %% ../nbs/01a_layouts.ipynb #900886a6
 def folder_files(folder) -> list[Path]:
-    "Every file under `folder` (recursive, sorted, links included, hidden folders skipped). Raises NotADirectoryError."
+    "Every file under `folder` (recursive, sorted, links included, hidden folders and files skipped). Raises NotADirectoryError."
     folder = Path(folder)
     if not folder.is_dir(): raise NotADirectoryError(f"{folder}: not a folder")
     out, seen = [], set()
     for d, dirs, files in os.walk(folder, followlinks=True):
         seen.add(os.path.realpath(d))                        # a link back up the tree is not walked twice
         dirs[:] = sorted(x for x in dirs if not x.startswith(".") and os.path.realpath(Path(d) / x) not in seen)
-        out += [Path(d) / f for f in files]
+        out += [Path(d) / f for f in files if not f.startswith(".")]
     return sorted(out)
 
 # %% ../nbs/01a_layouts.ipynb #850c2b08
@@ -44,8 +44,8 @@ def image_files(folder) -> list[Path]:
 
 # %% ../nbs/01a_layouts.ipynb #2c01065a
 def not_images(files) -> list[Path]:
-    "The `files` that are not image files by suffix, hidden files (`.DS_Store`) aside: what a folder's manifest leaves out."
-    return [Path(p) for p in files if not is_image_file(p) and not Path(p).name.startswith(".")]
+    "The `files` that are not image files by suffix: what a folder's manifest leaves out."
+    return [Path(p) for p in files if not is_image_file(p)]
 
 # %% ../nbs/01a_layouts.ipynb #b72496f2
 def relative_image(path, manifest_dir) -> str:

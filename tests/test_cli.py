@@ -243,12 +243,16 @@ def test_batch_assign_a_folder_resumes_and_reports(cli_run, tmp_path):
     assert len(near) == 3 and {"meme_id", "label", "path", "similarity"} <= set(near[0]) and Path(near[0]["path"]).exists()
     rejects = pd.read_csv(tmp_path / "assigned.rejects.csv")
     assert sorted(rejects.meme_id) == ["scraped/broken.png", "scraped/readme.txt"]
+    assert "  scraped/readme.txt (" in p.stdout and "suffix (.txt)" in p.stdout          # the console names each reject
     assert rejects.reason.str.contains("not an image").all() and "suffix (.txt)" in " ".join(rejects.reason)
     again = run("assign", "--run", out, memes, "--out", table, "--no-ocr")
     assert f"0 memes to assign from 1 input(s), {n} done before" in again.stdout and len(pd.read_parquet(table)) == n
     page = tmp_path / "page"
     run("report", table, "--out", page)
     assert (page / "index.html").exists() and len(list((page / "thumbs").glob("*.jpg"))) >= n
+    typo = run("assign", "--run", out, tmp_path / "nosuch", memes / "deeper", "--out", tmp_path / "typo.csv", "--no-ocr", check=False)
+    assert typo.returncode == 1 and f"not found: {tmp_path / 'nosuch'} (the other inputs were assigned)" in typo.stderr
+    assert len(pd.read_csv(tmp_path / "typo.csv")) == len(list((memes / "deeper").glob("*.png")))
     (tmp_path / "empty").mkdir()                                              # nothing to assign: still a table to report
     run("assign", "--run", out, tmp_path / "empty", "--out", tmp_path / "none.csv", "--no-ocr")
     assert "0 memes" in run("report", tmp_path / "none.csv", "--out", tmp_path / "none").stdout
