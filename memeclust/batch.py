@@ -21,20 +21,31 @@ from .index import build_index, extend_index, save_index_set
 from .pipeline import FittedRun, answers, embed_group, load_run, run_rule, score
 
 # %% auto #0
-__all__ = ['MANIFEST_SUFFIXES', 'UNLABELLED', 'NOT_FOUND', 'TABLE_COLUMNS', 'query_manifests', 'fill_text', 'table_row',
-           'done_ids', 'finish', 'reject_lines', 'assign_batch', 'new_class_clusters', 'reference_embeddings',
-           'add_references']
+__all__ = ['MANIFEST_SUFFIXES', 'UNLABELLED', 'NOT_FOUND', 'TABLE_COLUMNS', 'one_line', 'query_manifests', 'fill_text',
+           'table_row', 'done_memes', 'finish', 'reject_lines', 'assign_batch', 'new_class_clusters',
+           'reference_embeddings', 'add_references']
 
 # %% ../nbs/18_batch.ipynb #7ae11860
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet")
 UNLABELLED = "?"
 NOT_FOUND = "input not found"
 
+# %% ../nbs/18_batch.ipynb #280ed86e
+def one_line(s) -> str:
+    "`s` as text on one line: control characters (a newline in a file name) escaped as Python writes them."
+    s = str(s)
+    return s if s.isprintable() else s.encode("unicode_escape").decode()
+
+# %% ../nbs/18_batch.ipynb #906702f7
+def _file_id(prefix: str, rel: str) -> str:
+    "The id of the image at `rel` below a folder whose ids begin with `prefix`."
+    return one_line(posixpath.join(prefix, rel))
+
 # %% ../nbs/18_batch.ipynb #7c82a224
 def _rows(files, root: Path, prefix: str) -> pd.DataFrame:
-    "Unlabelled manifest rows of the image `files` under `root`; ids `prefix/path below root`."
+    "Unlabelled manifest rows of the image `files` under `root`; ids `prefix/path below root` (`_file_id`)."
     rel = [Path(f).absolute().relative_to(root).as_posix() for f in files]
-    return pd.DataFrame({"meme_id": [posixpath.join(prefix, r) for r in rel], "image": rel, "text": "", "label": UNLABELLED,
+    return pd.DataFrame({"meme_id": [_file_id(prefix, r) for r in rel], "image": rel, "text": "", "label": UNLABELLED,
                          "status": "unconfirmed", "source": "query"})
 
 # %% ../nbs/18_batch.ipynb #ade4cc9b
@@ -42,7 +53,7 @@ def _not_image(path: Path, folder: Path, prefix: str, name: str) -> dict:
     "The reject of a file under `folder` (given as `name`, ids `prefix/...`) that is not an image by its suffix."
     rel = path.absolute().relative_to(folder).as_posix()
     why = f"not an image file by its suffix ({path.suffix or 'none'}): left out"
-    return dict(row=None, meme_id=posixpath.join(prefix, rel), image=rel, reason=why, input=name)
+    return dict(row=None, meme_id=_file_id(prefix, rel), image=rel, reason=why, input=name)
 
 # %% ../nbs/18_batch.ipynb #e8aec60d
 def _kind(x: Path) -> str:
@@ -52,55 +63,81 @@ def _kind(x: Path) -> str:
     if x.exists() or x.is_symlink(): return "file"
     return "missing"
 
-# %% ../nbs/18_batch.ipynb #7058d969
-def _id_prefixes(folders) -> dict:
-    "Absolute folder -> its id prefix: its name, with as many parent folders as tell it from the other `folders`."
-    roots = {Path(r).absolute() for r in folders}
-    out = {}
-    for r in roots:
-        k = 1
-        while k < len(r.parts) and any(o.parts[-k:] == r.parts[-k:] for o in roots - {r}): k += 1
-        out[r] = Path(*r.parts[-k:]).as_posix()
-    return out
+# %% ../nbs/18_batch.ipynb #d00c6303
+def _root(x) -> Path:
+    "`x` absolute, with `.` and `..` taken out by name (a linked folder keeps its own name)."
+    return Path(os.path.normpath(Path(x).absolute()))
 
-# %% ../nbs/18_batch.ipynb #5b4314f1
-def _folder_manifest(x: Path, prefix: str, workers: int = 4) -> tuple[Manifest, list]:
-    "(validated manifest of the image files under folder `x`, ids `prefix/...`; rejects of its other files, or of it when empty)."
-    root = x.absolute()
-    files = folder_files(root)
+# %% ../nbs/18_batch.ipynb #9977da45
+def _tail(folder: Path, k: int) -> str:
+    "The last `k` parts of `folder`, as a POSIX path (all of them: the absolute path)."
+    return Path(*folder.parts[-k:]).as_posix()
+
+# %% ../nbs/18_batch.ipynb #be602a8b
+def _id_prefixes(rels: dict) -> dict:
+    """Folder -> id prefix, from each folder's image paths below it (`rels`): the folder's name, with parent folders added
+    to each folder whose ids `prefix/path` would meet another folder's, until none meet."""
+    k = dict.fromkeys(rels, 1)
+    while True:
+        owner, clash = {}, set()
+        for r, paths in rels.items():
+            for p in paths:
+                o = owner.setdefault(posixpath.join(_tail(r, k[r]), p), r)
+                if o != r: clash |= {o, r}
+        grow = {r for r in clash if k[r] < len(r.parts)}
+        if not grow: return {r: _tail(r, k[r]) for r in rels}
+        for r in grow: k[r] += 1
+
+# %% ../nbs/18_batch.ipynb #c34e558c
+def _loose_files(given) -> tuple[dict, list]:
+    "Image files `given` one by one, by folder ({folder: {file: as given}}), and those given again (as given)."
+    groups, again = {}, []
+    for raw in given:
+        f = _root(raw)
+        group = groups.setdefault(f.parent, {})
+        if f in group: again.append(raw)
+        else: group[f] = raw
+    return groups, again
+
+# %% ../nbs/18_batch.ipynb #40866475
+def _folder_manifest(name: str, root: Path, files: list, prefix: str, workers: int = 4) -> tuple[Manifest, list]:
+    """(validated manifest of the image `files` under `root`, the folder given as `name`, ids `prefix/...`; the rejects
+    of its other files, or of the folder when it holds no image file)."""
     m = validate_manifest(_rows([p for p in files if is_image_file(p)], root, prefix), root, decode=False, workers=workers)
-    bad = [_not_image(p, root, prefix, str(x)) for p in not_images(files)]
+    bad = [_not_image(p, root, prefix, name) for p in not_images(files)]
     if not len(m.rows) + len(m.rejects):
-        bad.append(dict(row=None, meme_id=prefix, image="", reason="no image files in this folder", input=str(x)))
+        bad.append(dict(row=None, meme_id=prefix, image="", reason="no image files in this folder", input=name))
     return m, bad
 
-# %% ../nbs/18_batch.ipynb #f0f9316b
+# %% ../nbs/18_batch.ipynb #8b36f31d
 def query_manifests(inputs, workers: int = 4) -> tuple[list[Manifest], pd.DataFrame]:
     """(validated manifests of the memes to assign in `inputs`, rejects with an `input` column). `inputs`: image files,
     folders and manifest files, in any mix. Missing inputs are rejects; nothing raises for a bad file. Images are
     checked by their headers here (a truncated file is found when it is embedded: `assign_batch` rejects it then)."""
-    xs = [(Path(x), _kind(Path(x))) for x in inputs]
-    loose, again = {}, []
-    for x in (x.absolute() for x, kind in xs if kind == "file"):
-        files = loose.setdefault(x.parent, [])
-        (again if x in files else files).append(x)
-    prefix = _id_prefixes([x for x, kind in xs if kind == "folder"] + list(loose))
+    xs = [(str(x), _kind(Path(x))) for x in inputs]
+    listed = {i: folder_files(_root(raw)) for i, (raw, kind) in enumerate(xs) if kind == "folder"}
+    loose, again = _loose_files([raw for raw, kind in xs if kind == "file"])
+    rels = {folder: [p.name for p in group] for folder, group in loose.items()}
+    for i, files in listed.items():
+        root = _root(xs[i][0])
+        rels.setdefault(root, []).extend(p.relative_to(root).as_posix() for p in files if is_image_file(p))
+    prefix = _id_prefixes(rels)
     found, bad = [], []
-    for x, kind in xs:
+    for i, (raw, kind) in enumerate(xs):
         if kind == "folder":
-            m, others = _folder_manifest(x, prefix[x.absolute()], workers)
-            found.append((str(x), m, True))
+            m, others = _folder_manifest(raw, _root(raw), listed[i], prefix[_root(raw)], workers)
+            found.append((raw, m))
             bad += others
         elif kind == "manifest":
-            found.append((str(x), load_manifest(x, decode=False, workers=workers, default_label=UNLABELLED), False))
+            found.append((raw, load_manifest(raw, decode=False, workers=workers, default_label=UNLABELLED)))
         elif kind == "missing":
-            bad.append(dict(row=None, meme_id=str(x), image=str(x), reason=NOT_FOUND, input=str(x)))
-    for folder, files in loose.items():
-        m = validate_manifest(_rows(files, folder, prefix[folder]), folder, decode=False, workers=workers)
-        found.append((str(folder), m, True))
-    for x in again:
-        mid = posixpath.join(prefix[x.parent], x.name)
-        bad.append(dict(row=None, meme_id=mid, image=x.name, reason=f"the same file as meme_id {mid}: given twice", input=str(x)))
+            bad.append(dict(row=None, meme_id=raw, image=raw, reason=NOT_FOUND, input=raw))
+    for folder, group in loose.items():
+        m = validate_manifest(_rows(list(group), folder, prefix[folder]), folder, decode=False, workers=workers)
+        found.append((os.path.dirname(next(iter(group.values()))) or ".", m))
+    for raw in again:
+        mid = _file_id(prefix[_root(raw).parent], _root(raw).name)
+        bad.append(dict(row=None, meme_id=mid, image=raw, reason=f"the same file as meme_id {mid}: given twice", input=raw))
     return _unique(found, bad)
 
 # %% ../nbs/18_batch.ipynb #1bed0537
@@ -114,11 +151,11 @@ def _seen(i: str, f: str | None, name: str, ids: dict, files: dict) -> str:
 
 # %% ../nbs/18_batch.ipynb #462c6ceb
 def _unique(found: list, bad: list) -> tuple[list[Manifest], pd.DataFrame]:
-    """`found`: (input name, manifest, ids from files) per input. Each meme met before moves to the rejects with `_seen`'s
-    reason; returns (manifests, rejects of every input)."""
+    """`found`: (input name, manifest) per input. Each meme met before moves to the rejects with `_seen`'s reason (memes
+    given as files, `m.path` None, are met by their real file too); returns (manifests, rejects of every input)."""
     ids, files, ms, rejects = {}, {}, [], [pd.DataFrame(bad, columns=REJECT_COLUMNS + ["input"])]
-    for name, m, by_file in found:
-        paths = [os.path.realpath(m.root / p) if by_file else None for p in m.rows.image]
+    for name, m in found:
+        paths = [os.path.realpath(m.root / p) if m.path is None else None for p in m.rows.image]
         why = [_seen(i, f, name, ids, files) for i, f in zip(m.rows.meme_id.astype(str), paths)]
         dup = np.array([w != "" for w in why], dtype=bool)
         moved = m.rows[dup].assign(row=None, reason=[w for w in why if w])[REJECT_COLUMNS]
@@ -161,11 +198,13 @@ def table_row(a: dict, meme: dict, root: Path) -> dict:
             "nearest_image": json.dumps(a["nearest"]["image"]), "nearest_text": json.dumps(a["nearest"]["text"])}
 
 # %% ../nbs/18_batch.ipynb #3e327acc
-def done_ids(out: Path) -> set:
-    "Meme ids already in the output table `out` or in its unfinished parts."
+def done_memes(out: Path) -> tuple[set, set]:
+    "(meme ids, real paths of their image files) already in the output table `out` or in its unfinished parts."
     tables = [out] if out.exists() else []
     tables += sorted(out.with_name(out.name + ".parts").glob("part-*.parquet"))
-    return {str(i) for t in tables for i in (read_table(t)[0].get("meme_id", pd.Series(dtype=str)))}
+    frames = [read_table(t)[0] for t in tables]
+    ids = {str(i) for f in frames for i in f.get("meme_id", [])}
+    return ids, {os.path.realpath(p) for f in frames for p in f.get("path", [])}
 
 # %% ../nbs/18_batch.ipynb #e54a3ee2
 def finish(out: Path) -> pd.DataFrame:
@@ -177,14 +216,20 @@ def finish(out: Path) -> pd.DataFrame:
     shutil.rmtree(parts, ignore_errors=True)
     return df
 
+# %% ../nbs/18_batch.ipynb #d40504c6
+def _not_done(m: Manifest, ids: set, files: set) -> Manifest:
+    "`m` without the memes done: by id, and for memes given as files (`m.path` None) by their real file too."
+    done = m.rows.meme_id.astype(str).isin(ids).to_numpy()
+    if m.path is None: done = done | np.array([os.path.realpath(m.root / p) in files for p in m.rows.image], dtype=bool)
+    return dataclasses.replace(m, rows=m.rows[~done].reset_index(drop=True))
+
 # %% ../nbs/18_batch.ipynb #b8d45409
 def reject_lines(rejects: pd.DataFrame, n: int = 5) -> list[str]:
     "The first `n` rejects as 'id (input): reason', one line each (control characters escaped), and how many more."
     lines = []
     for r in rejects.head(n).itertuples():
         where = "" if str(r.meme_id) == str(r.input) else f" ({r.input})"
-        line = f"  {r.meme_id}{where}: {r.reason}"
-        lines.append(line if line.isprintable() else line.encode("unicode_escape").decode())
+        lines.append(one_line(f"  {r.meme_id}{where}: {r.reason}"))
     return lines + ([f"  ... and {len(rejects) - n} more"] if len(rejects) > n else [])
 
 # %% ../nbs/18_batch.ipynb #fa3a91df
@@ -203,8 +248,8 @@ def assign_batch(run_dir, inputs, out, top: int = 5, neighbours: int = 3, ocr: b
     run, parts = load_run(run_dir), out.with_name(out.name + ".parts")
     rule = run_rule(run, threshold)
     ms, rejects = query_manifests(inputs)
-    done = done_ids(out)
-    todo = [dataclasses.replace(m, rows=m.rows[~m.rows.meme_id.astype(str).isin(done)].reset_index(drop=True)) for m in ms]
+    done, done_files = done_memes(out)
+    todo = [_not_done(m, done, done_files) for m in ms]
     n = sum(len(m.rows) for m in todo)
     if ocr and n and not tesseract_available() and any((~has_text(m.rows.text)).any() for m in todo): raise TesseractMissing()
     log(f"assign: {n} memes to assign from {len(inputs)} input(s), {len(done)} done before, {len(rejects)} rejected on reading; "
