@@ -38,15 +38,18 @@ def one_line(s) -> str:
 
 # %% ../nbs/18_batch.ipynb #906702f7
 def _file_id(prefix: str, rel: str) -> str:
-    "The id of the image at `rel` below a folder whose ids begin with `prefix`."
-    return one_line(posixpath.join(prefix, rel))
+    """The id of the image at `rel` below a folder whose ids begin with `prefix`: the path itself, or escaped when it holds
+    a control character or a backslash (so no two paths share an id: `a\\nb.png` is not `a<newline>b.png`)."""
+    p = posixpath.join(prefix, rel)
+    return p if p.isprintable() and "\\" not in p else p.encode("unicode_escape").decode()
 
 # %% ../nbs/18_batch.ipynb #7c82a224
-def _rows(files, root: Path, prefix: str) -> pd.DataFrame:
-    "Unlabelled manifest rows of the image `files` under `root`; ids `prefix/path below root` (`_file_id`)."
+def _rows(files, root: Path, prefix: str, given) -> pd.DataFrame:
+    """Unlabelled manifest rows of the image `files` under `root`; ids `prefix/path below root` (`_file_id`); `_given`:
+    the input as the user gave it (`given`: one name, or one per file)."""
     rel = [Path(f).absolute().relative_to(root).as_posix() for f in files]
     return pd.DataFrame({"meme_id": [_file_id(prefix, r) for r in rel], "image": rel, "text": "", "label": UNLABELLED,
-                         "status": "unconfirmed", "source": "query"})
+                         "status": "unconfirmed", "source": "query", "_given": given})
 
 # %% ../nbs/18_batch.ipynb #ade4cc9b
 def _not_image(path: Path, folder: Path, prefix: str, name: str) -> dict:
@@ -74,16 +77,18 @@ def _tail(folder: Path, k: int) -> str:
     return Path(*folder.parts[-k:]).as_posix()
 
 # %% ../nbs/18_batch.ipynb #be602a8b
-def _id_prefixes(rels: dict) -> dict:
+def _id_prefixes(rels: dict, taken: dict | None = None) -> dict:
     """Folder -> id prefix, from each folder's image paths below it (`rels`): the folder's name, with parent folders added
-    to each folder whose ids `prefix/path` would meet another folder's, until none meet."""
-    k = dict.fromkeys(rels, 1)
+    to each folder whose ids (`_file_id`) would meet another folder's, or an id `taken` (id -> real file) by another
+    file (a table being resumed), until none meet."""
+    taken, k = taken or {}, dict.fromkeys(rels, 1)
     while True:
         owner, clash = {}, set()
         for r, paths in rels.items():
             for p in paths:
-                o = owner.setdefault(posixpath.join(_tail(r, k[r]), p), r)
-                if o != r: clash |= {o, r}
+                i = _file_id(_tail(r, k[r]), p)
+                if owner.setdefault(i, r) != r: clash |= {owner[i], r}
+                elif i in taken and taken[i] != os.path.realpath(r / p): clash.add(r)
         grow = {r for r in clash if k[r] < len(r.parts)}
         if not grow: return {r: _tail(r, k[r]) for r in rels}
         for r in grow: k[r] += 1
@@ -103,17 +108,19 @@ def _loose_files(given) -> tuple[dict, list]:
 def _folder_manifest(name: str, root: Path, files: list, prefix: str, workers: int = 4) -> tuple[Manifest, list]:
     """(validated manifest of the image `files` under `root`, the folder given as `name`, ids `prefix/...`; the rejects
     of its other files, or of the folder when it holds no image file)."""
-    m = validate_manifest(_rows([p for p in files if is_image_file(p)], root, prefix), root, decode=False, workers=workers)
+    m = validate_manifest(_rows([p for p in files if is_image_file(p)], root, prefix, name), root, decode=False,
+                          workers=workers)
     bad = [_not_image(p, root, prefix, name) for p in not_images(files)]
     if not len(m.rows) + len(m.rejects):
         bad.append(dict(row=None, meme_id=prefix, image="", reason="no image files in this folder", input=name))
     return m, bad
 
 # %% ../nbs/18_batch.ipynb #8b36f31d
-def query_manifests(inputs, workers: int = 4) -> tuple[list[Manifest], pd.DataFrame]:
-    """(validated manifests of the memes to assign in `inputs`, rejects with an `input` column). `inputs`: image files,
-    folders and manifest files, in any mix. Missing inputs are rejects; nothing raises for a bad file. Images are
-    checked by their headers here (a truncated file is found when it is embedded: `assign_batch` rejects it then)."""
+def query_manifests(inputs, workers: int = 4, taken: dict | None = None) -> tuple[list[Manifest], pd.DataFrame]:
+    """(validated manifests of the memes to assign in `inputs`, rejects with an `input` column: each as the user gave it).
+    `inputs`: image files, folders and manifest files, in any mix; `taken`: ids already used (id -> real file), which
+    memes found as files do not reuse for another file. Missing inputs are rejects; nothing raises for a bad file. Images
+    are checked by their headers here (a truncated file is found when it is embedded: `assign_batch` rejects it then)."""
     xs = [(str(x), _kind(Path(x))) for x in inputs]
     listed = {i: folder_files(_root(raw)) for i, (raw, kind) in enumerate(xs) if kind == "folder"}
     loose, again = _loose_files([raw for raw, kind in xs if kind == "file"])
@@ -121,7 +128,7 @@ def query_manifests(inputs, workers: int = 4) -> tuple[list[Manifest], pd.DataFr
     for i, files in listed.items():
         root = _root(xs[i][0])
         rels.setdefault(root, []).extend(p.relative_to(root).as_posix() for p in files if is_image_file(p))
-    prefix = _id_prefixes(rels)
+    prefix = _id_prefixes(rels, taken)
     found, bad = [], []
     for i, (raw, kind) in enumerate(xs):
         if kind == "folder":
@@ -133,8 +140,11 @@ def query_manifests(inputs, workers: int = 4) -> tuple[list[Manifest], pd.DataFr
         elif kind == "missing":
             bad.append(dict(row=None, meme_id=raw, image=raw, reason=NOT_FOUND, input=raw))
     for folder, group in loose.items():
-        m = validate_manifest(_rows(list(group), folder, prefix[folder]), folder, decode=False, workers=workers)
-        found.append((os.path.dirname(next(iter(group.values()))) or ".", m))
+        m = validate_manifest(_rows(list(group), folder, prefix[folder], list(group.values())), folder, decode=False,
+                              workers=workers)
+        typed = {f.name: raw for f, raw in group.items()}
+        m.rejects["input"] = m.rejects.image.map(typed).fillna(str(folder))
+        found.append((str(folder), m))
     for raw in again:
         mid = _file_id(prefix[_root(raw).parent], _root(raw).name)
         bad.append(dict(row=None, meme_id=mid, image=raw, reason=f"the same file as meme_id {mid}: given twice", input=raw))
@@ -151,15 +161,18 @@ def _seen(i: str, f: str | None, name: str, ids: dict, files: dict) -> str:
 
 # %% ../nbs/18_batch.ipynb #462c6ceb
 def _unique(found: list, bad: list) -> tuple[list[Manifest], pd.DataFrame]:
-    """`found`: (input name, manifest) per input. Each meme met before moves to the rejects with `_seen`'s reason (memes
-    given as files, `m.path` None, are met by their real file too); returns (manifests, rejects of every input)."""
+    """`found`: (input name, manifest) per input; a row's `_given` or a reject's `input`, where it has one, names its
+    input instead. Each meme met before moves to the rejects with `_seen`'s reason (memes given as files, `m.path` None,
+    are met by their real file too); returns (manifests, rejects of every input)."""
     ids, files, ms, rejects = {}, {}, [], [pd.DataFrame(bad, columns=REJECT_COLUMNS + ["input"])]
     for name, m in found:
         paths = [os.path.realpath(m.root / p) if m.path is None else None for p in m.rows.image]
-        why = [_seen(i, f, name, ids, files) for i, f in zip(m.rows.meme_id.astype(str), paths)]
+        given = m.rows.get("_given", pd.Series(name, index=m.rows.index)).tolist()
+        why = [_seen(i, f, g, ids, files) for i, f, g in zip(m.rows.meme_id.astype(str), paths, given)]
         dup = np.array([w != "" for w in why], dtype=bool)
-        moved = m.rows[dup].assign(row=None, reason=[w for w in why if w])[REJECT_COLUMNS]
-        rejects += [m.rejects.assign(input=name), moved.assign(input=name)]
+        moved = m.rows[dup].assign(row=None, reason=[w for w in why if w], input=np.array(given, dtype=object)[dup])
+        own = m.rejects if "input" in m.rejects else m.rejects.assign(input=name)
+        rejects += [own, moved[REJECT_COLUMNS + ["input"]]]
         ms.append(dataclasses.replace(m, rows=m.rows[~dup].reset_index(drop=True)))
     return ms, pd.concat(rejects, ignore_index=True)
 
@@ -198,13 +211,13 @@ def table_row(a: dict, meme: dict, root: Path) -> dict:
             "nearest_image": json.dumps(a["nearest"]["image"]), "nearest_text": json.dumps(a["nearest"]["text"])}
 
 # %% ../nbs/18_batch.ipynb #3e327acc
-def done_memes(out: Path) -> tuple[set, set]:
-    "(meme ids, real paths of their image files) already in the output table `out` or in its unfinished parts."
+def done_memes(out: Path) -> dict:
+    "Meme id -> real path of its image file ('' where unknown), for the memes in the table `out` or its unfinished parts."
     tables = [out] if out.exists() else []
     tables += sorted(out.with_name(out.name + ".parts").glob("part-*.parquet"))
     frames = [read_table(t)[0] for t in tables]
-    ids = {str(i) for f in frames for i in f.get("meme_id", [])}
-    return ids, {os.path.realpath(p) for f in frames for p in f.get("path", [])}
+    return {str(i): os.path.realpath(p) if isinstance(p, str) and p else "" for f in frames
+            for i, p in zip(f.get("meme_id", []), f.get("path", [""] * len(f)))}
 
 # %% ../nbs/18_batch.ipynb #e54a3ee2
 def finish(out: Path) -> pd.DataFrame:
@@ -217,19 +230,21 @@ def finish(out: Path) -> pd.DataFrame:
     return df
 
 # %% ../nbs/18_batch.ipynb #d40504c6
-def _not_done(m: Manifest, ids: set, files: set) -> Manifest:
-    "`m` without the memes done: by id, and for memes given as files (`m.path` None) by their real file too."
-    done = m.rows.meme_id.astype(str).isin(ids).to_numpy()
-    if m.path is None: done = done | np.array([os.path.realpath(m.root / p) in files for p in m.rows.image], dtype=bool)
-    return dataclasses.replace(m, rows=m.rows[~done].reset_index(drop=True))
+def _not_done(m: Manifest, done: dict) -> Manifest:
+    """`m` without the memes `done` (`done_memes`): a manifest's by id; memes given as files (`m.path` None) by their real
+    file, whatever their id was then."""
+    files = set(done.values())
+    if m.path is not None: gone = m.rows.meme_id.astype(str).isin(set(done)).to_numpy()
+    else: gone = np.array([os.path.realpath(m.root / p) in files for p in m.rows.image], dtype=bool)
+    return dataclasses.replace(m, rows=m.rows[~gone].reset_index(drop=True))
 
 # %% ../nbs/18_batch.ipynb #b8d45409
 def reject_lines(rejects: pd.DataFrame, n: int = 5) -> list[str]:
     "The first `n` rejects as 'id (input): reason', one line each (control characters escaped), and how many more."
     lines = []
     for r in rejects.head(n).itertuples():
-        where = "" if str(r.meme_id) == str(r.input) else f" ({r.input})"
-        lines.append(one_line(f"  {r.meme_id}{where}: {r.reason}"))
+        where = "" if str(r.meme_id) == str(r.input) else f" ({one_line(r.input)})"
+        lines.append(f"  {one_line(r.meme_id)}{where}: {one_line(r.reason)}")
     return lines + ([f"  ... and {len(rejects) - n} more"] if len(rejects) > n else [])
 
 # %% ../nbs/18_batch.ipynb #fa3a91df
@@ -247,10 +262,10 @@ def assign_batch(run_dir, inputs, out, top: int = 5, neighbours: int = 3, ocr: b
         raise ValueError(f"{out}: write the table as .csv, .jsonl or .parquet")
     run, parts = load_run(run_dir), out.with_name(out.name + ".parts")
     rule = run_rule(run, threshold)
-    ms, rejects = query_manifests(inputs)
-    done, done_files = done_memes(out)
-    todo = [_not_done(m, done, done_files) for m in ms]
-    n = sum(len(m.rows) for m in todo)
+    done = done_memes(out)
+    ms, rejects = query_manifests(inputs, taken=done)
+    todo = [_not_done(m, done) for m in ms]
+    n, failed = sum(len(m.rows) for m in todo), 0
     if ocr and n and not tesseract_available() and any((~has_text(m.rows.text)).any() for m in todo): raise TesseractMissing()
     log(f"assign: {n} memes to assign from {len(inputs)} input(s), {len(done)} done before, {len(rejects)} rejected on reading; "
         f"fusion rule {rule.name}, OCR {'on' if ocr else 'off'}")
@@ -264,20 +279,22 @@ def assign_batch(run_dir, inputs, out, top: int = 5, neighbours: int = 3, ocr: b
                 by_id = rows.set_index(rows.meme_id.astype(str)).to_dict("index")
                 table = [table_row(ans, by_id[ans["meme_id"]], m.root) for ans in answers(run, s, rule, top, neighbours)]
                 lost = rows[~rows.meme_id.astype(str).isin(set(map(str, s.meme_ids)))]
+                given = lost.get("_given", str(m.path or m.root))
                 rejects = pd.concat([rejects, pd.DataFrame({"row": None, "meme_id": lost.meme_id, "image": lost.image,
-                                     "reason": "image could not be decoded (truncated or corrupt)", "input": str(m.root)})])
-                pd.DataFrame(table).to_parquet(parts / f"part-{k:05d}.parquet", index=False)
+                                     "reason": "image could not be decoded (truncated or corrupt)", "input": given})])
+                failed += len(lost)
+                pd.DataFrame(table, columns=TABLE_COLUMNS).to_parquet(parts / f"part-{k:05d}.parquet", index=False)
                 k += 1
                 bar.update(len(rows))
     df = finish(out)
     rej_path = out.with_name(out.stem + ".rejects.csv")
     rejects.to_csv(rej_path, index=False)
     secs = time.perf_counter() - t0
-    summary = {"assigned": n, "skipped_done": len(done), "rejected": len(rejects), "rows": len(df), "seconds": round(secs, 1),
+    summary = {"assigned": n - failed, "skipped_done": len(done), "rejected": len(rejects), "rows": len(df), "seconds": round(secs, 1),
                "memes_per_second": round(n / secs, 2) if n else None, "out": str(out), "rejects": str(rej_path),
                "missing": rejects.input[rejects.reason.eq(NOT_FOUND)].tolist()}
     rate = f"{summary['memes_per_second']} memes/s" if n else "nothing new"
-    log(f"assign: {n} memes assigned in {secs:.0f}s ({rate}), {len(rejects)} rejected "
+    log(f"assign: {n - failed} memes assigned in {secs:.0f}s ({rate}), {len(rejects)} rejected "
         f"({rej_path}); {len(df)} rows in {out}")
     for line in reject_lines(rejects): log(line)
     return summary

@@ -100,7 +100,8 @@ def _assign(a):
         else:
             s = assign_batch(a.run, a.inputs, a.out, a.top, a.neighbours, not a.no_ocr, a.workers, a.chunk, a.routing,
                              a.threshold, a.device)
-            if s["missing"]: sys.exit(f"memeclust assign: not found: {json.dumps(s['missing'])} (the other inputs were assigned)")
+            others = " (the other inputs were assigned)" if len(s["missing"]) < len(a.inputs) else ""
+            if s["missing"]: sys.exit(f"memeclust assign: not found: {json.dumps(s['missing'], ensure_ascii=False)}{others}")
     except TesseractMissing as e: sys.exit(f"memeclust assign: no text given and OCR is unavailable: {e}; pass --text or --no-ocr")
     except (FileNotFoundError, ValueError, OSError) as e: sys.exit(f"memeclust assign: {e}")
 

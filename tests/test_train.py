@@ -187,16 +187,19 @@ def test_workers_spawned_while_sigint_is_ignored_inherit_it():
     from memeclust.train import _sigint_ignored
     ctx = multiprocessing.get_context("spawn")
     seen = []
-    for ignored in (True, False):
-        q = ctx.Queue()
-        p = ctx.Process(target=_sigint_disposition, args=(q,))
-        if ignored:
-            with _sigint_ignored(): p.start()
-        else: p.start()
-        seen.append(q.get(timeout=60))
-        p.join(timeout=60)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)    # a suite started in the background ignores it
+    try:
+        for ignored in (True, False):
+            q = ctx.Queue()
+            p = ctx.Process(target=_sigint_disposition, args=(q,))
+            if ignored:
+                with _sigint_ignored(): p.start()
+            else: p.start()
+            seen.append(q.get(timeout=60))
+            p.join(timeout=60)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally: signal.signal(signal.SIGINT, inherited)
     assert seen == [True, False]
-    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
 
 
 def test_head_grid_per_scale():
