@@ -291,9 +291,9 @@ def assign_batch(run_dir, inputs, out, top: int = 5, neighbours: int = 3, ocr: b
     rejects.to_csv(rej_path, index=False)
     secs = time.perf_counter() - t0
     summary = {"assigned": n - failed, "skipped_done": len(done), "rejected": len(rejects), "rows": len(df), "seconds": round(secs, 1),
-               "memes_per_second": round(n / secs, 2) if n else None, "out": str(out), "rejects": str(rej_path),
+               "memes_per_second": round((n - failed) / secs, 2) if n > failed else None, "out": str(out), "rejects": str(rej_path),
                "missing": rejects.input[rejects.reason.eq(NOT_FOUND)].tolist()}
-    rate = f"{summary['memes_per_second']} memes/s" if n else "nothing new"
+    rate = f"{summary['memes_per_second']} memes/s" if n > failed else ("none could be read" if n else "nothing new")
     log(f"assign: {n - failed} memes assigned in {secs:.0f}s ({rate}), {len(rejects)} rejected "
         f"({rej_path}); {len(df)} rows in {out}")
     for line in reject_lines(rejects): log(line)
